@@ -1,0 +1,1 @@
+//! Inspection: from a byte source to a report, through every layer.

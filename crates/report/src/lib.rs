@@ -1,0 +1,1 @@
+//! The versioned report: what every front end renders.

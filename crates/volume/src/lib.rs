@@ -1,0 +1,1 @@
+//! Volumes: MBR and GPT partition tables, and file-system / volume signature probing.

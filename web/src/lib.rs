@@ -1,0 +1,1 @@
+//! The Preflight web page (Yew), placeholder until the web issue lands.
