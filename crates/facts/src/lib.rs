@@ -1,1 +1,18 @@
-//! Facts about the guest, parsed from its files: OS, architecture, kernels, users, sshd, SSH keys.
+//! Facts about the guest, parsed from its files.
+//!
+//! Gatherers see the guest only through [`Files`]: guest paths, symlinks already resolved
+//! inside the guest by the layer below. Every fact carries where it came from ([`Provenance`])
+//! so a finding can cite the file and line. Nothing here reads the disk or knows about
+//! containers, partitions or file systems.
+
+pub mod arch;
+pub mod files;
+pub mod kernels;
+pub mod os;
+pub mod provenance;
+pub mod ssh_keys;
+pub mod sshd;
+pub mod users;
+
+pub use files::{EntryKind, FileError, Files, ListEntry, MemFiles};
+pub use provenance::Provenance;
