@@ -1,1 +1,295 @@
-//! The guest: root file system, fstab mounts, and path resolution that never leaves the guest.
+//! The guest: which file system is the root, what its fstab mounts where, and path resolution
+//! that follows symlinks *inside the guest*.
+//!
+//! Rules and fact gatherers only ever see guest paths. An absolute symlink target is resolved
+//! from the guest's root (never the host's), `..` stops at the guest root, and a path that
+//! crosses a mount point continues on the mounted volume — exactly as the booted system would
+//! see it.
+
+mod fstab;
+mod resolve;
+
+use std::sync::Arc;
+
+use preflight_fs::{FileSystem, FileType, Metadata};
+
+pub use fstab::{DeviceSpec, FstabEntry, parse_fstab};
+pub use preflight_fs::{DirEntry, FsError};
+pub use resolve::MAX_SYMLINK_HOPS;
+
+/// Largest /etc/fstab we read.
+const MAX_FSTAB: u64 = 1024 * 1024;
+
+/// How a volume can be named by fstab and the kernel command line.
+#[derive(Debug, Clone, Default)]
+pub struct VolumeIdentity {
+    /// Index of the volume in the report's volume list.
+    pub index: usize,
+    pub fs_type: Option<String>,
+    pub uuid: Option<String>,
+    pub label: Option<String>,
+    pub part_uuid: Option<String>,
+    pub part_label: Option<String>,
+    /// Partition number on the disk (1-based), for `/dev/sda2`-style names.
+    pub part_number: Option<u32>,
+}
+
+/// A volume whose file system we can read.
+#[derive(Clone)]
+pub struct Readable {
+    pub volume: usize,
+    pub fs: Arc<dyn FileSystem>,
+}
+
+#[derive(Clone)]
+pub struct Mount {
+    /// Guest path of the mount point ("/" for the root).
+    pub point: String,
+    pub volume: usize,
+    pub fs: Arc<dyn FileSystem>,
+}
+
+/// What became of one fstab line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountOutcome {
+    /// The root line: its volume is the one we chose as root.
+    Root { volume: usize },
+    Mounted { volume: usize },
+    /// A volume matches but its file system cannot be read (type not supported yet, corrupt).
+    Unreadable { volume: usize, fs_type: Option<String> },
+    /// No volume of this image matches the device spec.
+    NotFound,
+    /// The spec names something we cannot map to a volume yet (LVM, device names).
+    Unresolved { why: String },
+    /// Not a disk volume: swap, tmpfs, proc, network file systems, bind mounts.
+    NotADisk,
+}
+
+#[derive(Debug, Clone)]
+pub struct MountResult {
+    pub entry: FstabEntry,
+    pub outcome: MountOutcome,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GuestError {
+    #[error("no volume holds a Linux root file system (one with /etc/os-release or /usr/lib/os-release and /etc/fstab)")]
+    NoRoot,
+    #[error("{path}: too many levels of symbolic links (more than {MAX_SYMLINK_HOPS})")]
+    SymlinkLoop { path: String },
+    #[error("{path}: path too deep")]
+    TooDeep { path: String },
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+impl GuestError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, GuestError::Fs(e) if e.is_not_found())
+    }
+}
+
+/// The assembled guest.
+pub struct Guest {
+    /// Sorted by mount point, longest last, so lookups scan from the end.
+    mounts: Vec<Mount>,
+    pub root_volume: usize,
+    pub fstab: Vec<MountResult>,
+    /// Things the report should say about the assembly (other root candidates, …).
+    pub notes: Vec<String>,
+}
+
+impl Guest {
+    /// A guest made of one file system mounted at `/` (tests, and images without fstab).
+    pub fn single(volume: usize, fs: Arc<dyn FileSystem>) -> Guest {
+        Guest {
+            mounts: vec![Mount { point: "/".into(), volume, fs }],
+            root_volume: volume,
+            fstab: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Pick the root among the readable volumes and mount the others as its fstab says.
+    pub fn assemble(readable: &[Readable], identities: &[VolumeIdentity]) -> Result<Guest, GuestError> {
+        let mut best: Option<(u8, &Readable)> = None;
+        let mut candidates = Vec::new();
+        for r in readable {
+            let alone = Guest::single(r.volume, Arc::clone(&r.fs));
+            let exists = |p: &str| alone.lstat(p).is_ok();
+            let os = exists("/etc/os-release") || exists("/usr/lib/os-release");
+            let fstab = exists("/etc/fstab");
+            let score = u8::from(os) + 2 * u8::from(fstab);
+            if score >= 2 || os {
+                candidates.push(r.volume);
+            }
+            if score > 0 && best.is_none_or(|(s, _)| score > s) {
+                best = Some((score, r));
+            }
+        }
+        let Some((_, root)) = best else {
+            return Err(GuestError::NoRoot);
+        };
+        let mut guest = Guest::single(root.volume, Arc::clone(&root.fs));
+        if candidates.len() > 1 {
+            guest.notes.push(format!(
+                "several volumes look like a Linux root ({}); volume {} was chosen",
+                candidates.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
+                root.volume
+            ));
+        }
+        let text = match guest.read_file("/etc/fstab", MAX_FSTAB) {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                guest.notes.push("the root file system has no /etc/fstab; only the root is mounted".into());
+                return Ok(guest);
+            }
+            Err(e) => {
+                guest.notes.push(format!("/etc/fstab could not be read: {e}"));
+                return Ok(guest);
+            }
+        };
+        let entries = parse_fstab(&String::from_utf8_lossy(&text));
+        let mut results = Vec::new();
+        let mut mounts = Vec::new();
+        for entry in entries {
+            let outcome = outcome_for(&entry, root.volume, readable, identities);
+            if let MountOutcome::Mounted { volume } = outcome {
+                if let Some(r) = readable.iter().find(|r| r.volume == volume) {
+                    mounts.push(Mount { point: normalise_point(&entry.mount_point), volume, fs: Arc::clone(&r.fs) });
+                }
+            }
+            results.push(MountResult { entry, outcome });
+        }
+        guest.mounts.extend(mounts);
+        guest.mounts.sort_by_key(|m| m.point.len());
+        guest.fstab = results;
+        Ok(guest)
+    }
+
+    pub fn mounts(&self) -> &[Mount] {
+        &self.mounts
+    }
+
+    /// Metadata of `path`, following symlinks.
+    pub fn stat(&self, path: &str) -> Result<Metadata, GuestError> {
+        let r = self.resolve(path, true)?;
+        Ok(r.mount.fs.lstat(&r.fs_path)?)
+    }
+
+    /// Metadata of `path` itself.
+    pub fn lstat(&self, path: &str) -> Result<Metadata, GuestError> {
+        let r = self.resolve(path, false)?;
+        Ok(r.mount.fs.lstat(&r.fs_path)?)
+    }
+
+    /// Where `path` really is: its guest path with every symlink resolved.
+    pub fn canonicalize(&self, path: &str) -> Result<String, GuestError> {
+        Ok(self.resolve(path, true)?.guest_path)
+    }
+
+    /// The whole file (following symlinks); `Ok(None)` if it does not exist.
+    pub fn read_file(&self, path: &str, max: u64) -> Result<Option<Vec<u8>>, GuestError> {
+        match self.resolve(path, true) {
+            Ok(r) => Ok(Some(r.mount.fs.read_file(&r.fs_path, max)?)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The first `n` bytes of a file (following symlinks); `Ok(None)` if it does not exist.
+    pub fn head(&self, path: &str, n: usize) -> Result<Option<Vec<u8>>, GuestError> {
+        let r = match self.resolve(path, true) {
+            Ok(r) => r,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let meta = r.mount.fs.lstat(&r.fs_path)?;
+        if meta.file_type != FileType::Regular {
+            return Err(FsError::NotAFile(path.to_string()).into());
+        }
+        let mut buf = vec![0u8; n.min(meta.size as usize)];
+        let got = r.mount.fs.read_at(&r.fs_path, 0, &mut buf)?;
+        buf.truncate(got);
+        Ok(Some(buf))
+    }
+
+    /// Directory entries (following symlinks to the directory); `Ok(None)` if there is none.
+    pub fn read_dir(&self, path: &str) -> Result<Option<Vec<DirEntry>>, GuestError> {
+        match self.resolve(path, true) {
+            Ok(r) => match r.mount.fs.read_dir(&r.fs_path) {
+                Ok(entries) => Ok(Some(entries)),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e.into()),
+            },
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The target of the symlink at `path`; `Ok(None)` if it is not a symlink or missing.
+    pub fn read_link(&self, path: &str) -> Result<Option<String>, GuestError> {
+        let r = match self.resolve(path, false) {
+            Ok(r) => r,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match r.mount.fs.lstat(&r.fs_path)?.file_type {
+            FileType::Symlink => Ok(Some(r.mount.fs.read_link(&r.fs_path)?)),
+            _ => Ok(None),
+        }
+    }
+}
+
+fn normalise_point(p: &str) -> String {
+    let comps: Vec<&str> = p.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    format!("/{}", comps.join("/"))
+}
+
+const NON_DISK_TYPES: &[&str] = &[
+    "swap", "tmpfs", "proc", "sysfs", "devpts", "devtmpfs", "nfs", "nfs4", "cifs", "smbfs", "none",
+    "bind", "rbind", "efivarfs", "securityfs", "debugfs", "cgroup", "cgroup2", "mqueue", "hugetlbfs",
+    "fuse", "sshfs", "9p", "virtiofs", "overlay", "autofs", "binfmt_misc", "ramfs",
+];
+
+fn outcome_for(entry: &FstabEntry, root: usize, readable: &[Readable], ids: &[VolumeIdentity]) -> MountOutcome {
+    let point = normalise_point(&entry.mount_point);
+    let fstype = entry.fs_type.to_ascii_lowercase();
+    if NON_DISK_TYPES.contains(&fstype.as_str())
+        || entry.options.iter().any(|o| o == "bind" || o == "rbind")
+        || !entry.mount_point.starts_with('/')
+    {
+        return MountOutcome::NotADisk;
+    }
+    let volume = match entry.device() {
+        DeviceSpec::Uuid(u) => ids.iter().find(|v| eq_ci(&v.uuid, &u)),
+        DeviceSpec::Label(l) => ids.iter().find(|v| v.label.as_deref() == Some(l.as_str())),
+        DeviceSpec::PartUuid(u) => ids.iter().find(|v| eq_ci(&v.part_uuid, &u)),
+        DeviceSpec::PartLabel(l) => ids.iter().find(|v| v.part_label.as_deref() == Some(l.as_str())),
+        DeviceSpec::DiskPartition { number, .. } => ids.iter().find(|v| v.part_number == Some(number)),
+        DeviceSpec::Other(s) if s.contains(':') => return MountOutcome::NotADisk,
+        DeviceSpec::Other(s) => {
+            return MountOutcome::Unresolved { why: format!("{s} cannot be mapped to a volume of this image yet") };
+        }
+        DeviceSpec::Pseudo => return MountOutcome::NotADisk,
+    };
+    let Some(v) = volume else {
+        return MountOutcome::NotFound;
+    };
+    if point == "/" {
+        return MountOutcome::Root { volume: v.index };
+    }
+    if v.index == root {
+        // A second mount of the root volume (a subvolume, later): nothing new to read.
+        return MountOutcome::Root { volume: v.index };
+    }
+    if readable.iter().any(|r| r.volume == v.index) {
+        MountOutcome::Mounted { volume: v.index }
+    } else {
+        MountOutcome::Unreadable { volume: v.index, fs_type: v.fs_type.clone() }
+    }
+}
+
+fn eq_ci(a: &Option<String>, b: &str) -> bool {
+    a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(b))
+}
