@@ -1,1 +1,98 @@
-fn main() {}
+//! `preflight`: check a disk image for OCI import and Marketplace publishing.
+//!
+//! Exit codes: 0 no blocker found, 1 at least one blocker, 2 the image could not be inspected
+//! (unreadable, unsupported, bad arguments) — with a one-line reason on stderr.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "preflight", version, about = "Check a VM disk image for Oracle Cloud (OCI) import and Marketplace publishing, offline.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inspect a disk image (QCOW2 or raw) and report launch mode and guideline violations.
+    Check {
+        /// The disk image file.
+        image: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+        /// Write the report to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
+}
+
+const EXIT_BLOCKERS: u8 = 1;
+const EXIT_CANNOT_INSPECT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_CANNOT_INSPECT } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Check { image, format, output } => check(&image, format, output.as_deref()),
+    }
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("preflight: {message}");
+    ExitCode::from(EXIT_CANNOT_INSPECT)
+}
+
+fn check(path: &std::path::Path, format: OutputFormat, output: Option<&std::path::Path>) -> ExitCode {
+    let started = Instant::now();
+    let file = match preflight_io::FileSource::open(path) {
+        Ok(f) => f,
+        Err(e) => return fail(format!("{}: {e}", path.display())),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut report = match preflight_core::inspect(Box::new(file), &name, &preflight_core::Options::default()) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("{}: {e}", path.display())),
+    };
+    report.stats.elapsed_ms = started.elapsed().as_millis() as u64;
+
+    let rendered = match format {
+        OutputFormat::Text => preflight_report::render_text(&report),
+        OutputFormat::Json => match serde_json::to_string_pretty(&report) {
+            Ok(s) => s + "\n",
+            Err(e) => return fail(format!("could not encode the report: {e}")),
+        },
+    };
+    let written = match output {
+        Some(p) => std::fs::write(p, rendered.as_bytes()).map_err(|e| format!("{}: {e}", p.display())),
+        None => std::io::stdout().lock().write_all(rendered.as_bytes()).map_err(|e| e.to_string()),
+    };
+    if let Err(e) = written {
+        return fail(e);
+    }
+
+    if report.has_blockers() {
+        ExitCode::from(EXIT_BLOCKERS)
+    } else if let Some(why) = &report.guest_error {
+        fail(format!("{}: the guest could not be inspected: {why}", path.display()))
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -70,13 +70,19 @@ pub fn expand_glob<F: Files + ?Sized>(files: &F, pattern: &str) -> Result<Vec<St
         let mut next = Vec::new();
         for base in &current {
             let joined = |name: &str| {
-                if base == "/" { format!("/{name}") } else { format!("{base}/{name}") }
+                if base == "/" {
+                    format!("/{name}")
+                } else {
+                    format!("{base}/{name}")
+                }
             };
             if !has_magic(comp) {
                 next.push(joined(comp));
                 continue;
             }
-            let Some(entries) = files.list_dir(base)? else { continue };
+            let Some(entries) = files.list_dir(base)? else {
+                continue;
+            };
             for e in entries {
                 if e.name.starts_with('.') && !comp.starts_with('.') {
                     continue;
@@ -230,7 +236,8 @@ impl MemFiles {
     }
 
     pub fn with(mut self, path: &str, contents: impl AsRef<[u8]>) -> Self {
-        self.files.insert(path.to_string(), contents.as_ref().to_vec());
+        self.files
+            .insert(path.to_string(), contents.as_ref().to_vec());
         self
     }
 
@@ -242,7 +249,12 @@ impl MemFiles {
     /// Resolve symlinks in every component (absolute targets from `/`), at most 40 hops.
     fn resolve(&self, path: &str) -> Option<String> {
         let mut hops = 0;
-        let mut todo: Vec<String> = path.split('/').filter(|c| !c.is_empty()).map(String::from).rev().collect();
+        let mut todo: Vec<String> = path
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .rev()
+            .collect();
         let mut cur: Vec<String> = Vec::new();
         while let Some(comp) = todo.pop() {
             match comp.as_str() {
@@ -273,20 +285,30 @@ impl MemFiles {
     }
 
     fn is_dir(&self, path: &str) -> bool {
-        let prefix = if path == "/" { "/".to_string() } else { format!("{path}/") };
-        self.files.keys().chain(self.links.keys()).any(|k| k.starts_with(&prefix))
+        let prefix = if path == "/" {
+            "/".to_string()
+        } else {
+            format!("{path}/")
+        };
+        self.files
+            .keys()
+            .chain(self.links.keys())
+            .any(|k| k.starts_with(&prefix))
     }
 }
 
 impl Files for MemFiles {
     fn read(&self, path: &str, max: u64) -> Result<Option<Vec<u8>>, FileError> {
         let Some(p) = self.resolve(path) else {
-            return Err(FileError(format!("{path}: too many levels of symbolic links")));
+            return Err(FileError(format!(
+                "{path}: too many levels of symbolic links"
+            )));
         };
         match self.files.get(&p) {
-            Some(d) if d.len() as u64 > max => {
-                Err(FileError(format!("{path}: {} bytes, more than the {max} accepted", d.len())))
-            }
+            Some(d) if d.len() as u64 > max => Err(FileError(format!(
+                "{path}: {} bytes, more than the {max} accepted",
+                d.len()
+            ))),
             Some(d) => Ok(Some(d.clone())),
             None => Ok(None),
         }
@@ -294,21 +316,34 @@ impl Files for MemFiles {
 
     fn head(&self, path: &str, n: usize) -> Result<Option<Vec<u8>>, FileError> {
         let Some(p) = self.resolve(path) else {
-            return Err(FileError(format!("{path}: too many levels of symbolic links")));
+            return Err(FileError(format!(
+                "{path}: too many levels of symbolic links"
+            )));
         };
         Ok(self.files.get(&p).map(|d| d[..d.len().min(n)].to_vec()))
     }
 
     fn list_dir(&self, path: &str) -> Result<Option<Vec<ListEntry>>, FileError> {
         let Some(p) = self.resolve(path) else {
-            return Err(FileError(format!("{path}: too many levels of symbolic links")));
+            return Err(FileError(format!(
+                "{path}: too many levels of symbolic links"
+            )));
         };
         if !self.is_dir(&p) {
             return Ok(None);
         }
-        let prefix = if p == "/" { "/".to_string() } else { format!("{p}/") };
+        let prefix = if p == "/" {
+            "/".to_string()
+        } else {
+            format!("{p}/")
+        };
         let mut out: BTreeMap<String, EntryKind> = BTreeMap::new();
-        for (k, is_link) in self.files.keys().map(|k| (k, false)).chain(self.links.keys().map(|k| (k, true))) {
+        for (k, is_link) in self
+            .files
+            .keys()
+            .map(|k| (k, false))
+            .chain(self.links.keys().map(|k| (k, true)))
+        {
             if let Some(rest) = k.strip_prefix(&prefix) {
                 let (name, deeper) = match rest.find('/') {
                     Some(i) => (&rest[..i], true),
@@ -324,7 +359,11 @@ impl Files for MemFiles {
                 out.entry(name.to_string()).or_insert(kind);
             }
         }
-        Ok(Some(out.into_iter().map(|(name, kind)| ListEntry { name, kind }).collect()))
+        Ok(Some(
+            out.into_iter()
+                .map(|(name, kind)| ListEntry { name, kind })
+                .collect(),
+        ))
     }
 
     fn read_link(&self, path: &str) -> Result<Option<String>, FileError> {
@@ -365,10 +404,19 @@ mod tests {
             .with("/usr/lib/modules/6.1.0/modules.dep", "");
         assert_eq!(
             f.glob("/etc/ssh/sshd_config.d/*.conf").unwrap(),
-            vec!["/etc/ssh/sshd_config.d/10-a.conf", "/etc/ssh/sshd_config.d/20-b.conf"]
+            vec![
+                "/etc/ssh/sshd_config.d/10-a.conf",
+                "/etc/ssh/sshd_config.d/20-b.conf"
+            ]
         );
-        assert_eq!(f.glob("/lib/modules/*").unwrap(), vec!["/lib/modules/6.1.0"]);
-        assert_eq!(f.read("/lib/modules/6.1.0/modules.dep", 10).unwrap(), Some(vec![]));
+        assert_eq!(
+            f.glob("/lib/modules/*").unwrap(),
+            vec!["/lib/modules/6.1.0"]
+        );
+        assert_eq!(
+            f.read("/lib/modules/6.1.0/modules.dep", 10).unwrap(),
+            Some(vec![])
+        );
         assert!(f.glob("/nonexistent/*").unwrap().is_empty());
     }
 }

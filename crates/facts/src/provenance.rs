@@ -10,10 +10,16 @@ pub struct Provenance {
 
 impl Provenance {
     pub fn file(path: impl Into<String>) -> Self {
-        Provenance { path: path.into(), line: None }
+        Provenance {
+            path: path.into(),
+            line: None,
+        }
     }
     pub fn line(path: impl Into<String>, line: u32) -> Self {
-        Provenance { path: path.into(), line: Some(line) }
+        Provenance {
+            path: path.into(),
+            line: Some(line),
+        }
     }
 }
 

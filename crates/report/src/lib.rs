@@ -1,1 +1,290 @@
-//! The versioned report: what every front end renders.
+//! The report: the one document every front end renders (CLI text, JSON, the web page).
+//!
+//! It is versioned ([`SCHEMA_VERSION`]); field names are part of the public contract
+//! (README.md documents them). Bump the version when a field changes meaning or disappears;
+//! adding a field is compatible.
+
+use serde::{Deserialize, Serialize};
+
+mod text;
+
+pub use text::{human_size, render_text};
+
+/// Version of the report's JSON layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub image: Image,
+    pub verdict: Verdict,
+    pub recommendation: Recommendation,
+    pub findings: Vec<Finding>,
+    pub not_evaluated: Vec<NotEvaluated>,
+    #[serde(default)]
+    pub partition_table: Option<PartitionTable>,
+    pub volumes: Vec<Volume>,
+    #[serde(default)]
+    pub guest: Option<Guest>,
+    /// Why the guest's files could not be inspected, when they could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_error: Option<String>,
+    /// What the inspection itself ran into (a volume it could not read, a second root, …).
+    pub notes: Vec<String>,
+    pub stats: Stats,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Image {
+    /// File name as given (no directory: the report may be shared).
+    pub name: String,
+    /// "qcow2", "raw", … (qemu-img's names).
+    pub format: String,
+    pub file_size: u64,
+    pub virtual_size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qcow2: Option<Qcow2>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Qcow2 {
+    pub version: u32,
+    pub compat: String,
+    pub cluster_size: u64,
+    pub compression_type: String,
+    pub extended_l2: bool,
+    pub backing_file: Option<String>,
+    pub backing_format: Option<String>,
+    pub external_data_file: Option<String>,
+    pub encryption: Option<String>,
+    pub snapshot_count: u32,
+    pub dirty: bool,
+    pub corrupt: bool,
+    /// Bytes the inspection asked of clusters that live only in the (absent) backing file.
+    pub bytes_missing_from_backing: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Blocker,
+    Warning,
+    Info,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Blocker => "blocker",
+            Level::Warning => "warning",
+            Level::Info => "info",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Evidence {
+    /// Guest path (or an image-level location such as "qcow2 header").
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// What was seen there.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Finding {
+    pub rule: String,
+    pub level: Level,
+    pub title: String,
+    pub evidence: Vec<Evidence>,
+    pub remedy: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NotEvaluated {
+    pub rule: String,
+    pub title: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// No blocker found and every rule ran.
+    Ready,
+    /// At least one blocker.
+    Blocked,
+    /// No blocker found, but some rules could not run: not a pass.
+    Incomplete,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Verdict {
+    pub status: Status,
+    pub blockers: usize,
+    pub warnings: usize,
+    pub infos: usize,
+    pub not_evaluated: usize,
+    /// One sentence for humans.
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Recommendation {
+    /// "PARAVIRTUALIZED", "EMULATED" or "NATIVE"; absent when nothing could be decided.
+    pub launch_mode: Option<String>,
+    /// "BIOS" and/or "UEFI_64".
+    pub firmware: Vec<String>,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PartitionTable {
+    /// "mbr", "gpt" or "none".
+    pub scheme: String,
+    pub sector_size: u64,
+    pub disk_id: Option<String>,
+    pub diagnostics: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Volume {
+    pub index: usize,
+    /// "partition" or "disk" (no partition table).
+    pub kind: String,
+    pub number: Option<u32>,
+    pub start: u64,
+    pub size: u64,
+    pub partition_type: Option<String>,
+    pub partition_type_name: Option<String>,
+    pub part_uuid: Option<String>,
+    pub part_label: Option<String>,
+    /// Signature found on the volume, named as blkid names it ("ext4", "xfs", "crypto_LUKS", …).
+    pub content: Option<String>,
+    pub uuid: Option<String>,
+    pub label: Option<String>,
+    pub readable: bool,
+    pub mounted_at: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Guest {
+    pub arch: Option<String>,
+    pub arch_evidence: Vec<String>,
+    pub os: Option<Os>,
+    pub kernels: Vec<Kernel>,
+    pub users: Vec<User>,
+    pub sshd: Vec<SshdSetting>,
+    pub ssh_host_keys: Vec<String>,
+    pub authorized_keys: Vec<AuthorizedKey>,
+    pub mounts: Vec<Mount>,
+    pub fstab: Vec<FstabLine>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Os {
+    pub id: Option<String>,
+    pub version_id: Option<String>,
+    pub name: Option<String>,
+    pub pretty_name: Option<String>,
+    pub id_like: Vec<String>,
+    /// File the values came from.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Kernel {
+    pub version: String,
+    pub image: Option<String>,
+    pub initramfs: Option<String>,
+    pub modules_dir: Option<String>,
+    /// For each of virtio_pci, virtio_scsi, virtio_blk, virtio_net: "builtin", "module" or "absent".
+    pub virtio: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    pub home: String,
+    pub shell: String,
+    /// "locked", "empty", "hash:<scheme>", "unusable", "no_shadow_entry": never the hash.
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct SshdSetting {
+    pub keyword: String,
+    pub value: String,
+    /// "default" or "path:line".
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct AuthorizedKey {
+    pub path: String,
+    pub line: u32,
+    pub user: String,
+    pub key_type: String,
+    pub fingerprint: Option<String>,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Mount {
+    pub point: String,
+    pub volume: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct FstabLine {
+    pub line: u32,
+    pub spec: String,
+    pub mount_point: String,
+    pub fs_type: String,
+    pub options: String,
+    /// "root", "mounted", "unreadable", "not_found", "unresolved", "not_a_disk".
+    pub outcome: String,
+    pub volume: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub bytes_read: u64,
+    pub read_calls: u64,
+    pub elapsed_ms: u64,
+}
+
+impl Report {
+    /// Count findings and decide the verdict. Call after findings and not_evaluated are final.
+    pub fn finish(&mut self) {
+        self.findings.sort_by(|a, b| a.level.cmp(&b.level).then_with(|| a.rule.cmp(&b.rule)));
+        let count = |l| self.findings.iter().filter(|f| f.level == l).count();
+        let (blockers, warnings, infos) = (count(Level::Blocker), count(Level::Warning), count(Level::Info));
+        let not_evaluated = self.not_evaluated.len();
+        let (status, summary) = if blockers > 0 {
+            (Status::Blocked, format!("{blockers} blocker(s) found: OCI import or Marketplace review would fail until they are fixed"))
+        } else if not_evaluated > 0 {
+            (Status::Incomplete, format!("no blocker found, but {not_evaluated} rule(s) could not be evaluated: this is not a pass"))
+        } else {
+            (Status::Ready, "no blocker found: ready for OCI import as far as these rules go".to_string())
+        };
+        self.verdict = Verdict { status, blockers, warnings, infos, not_evaluated, summary };
+    }
+
+    pub fn has_blockers(&self) -> bool {
+        self.findings.iter().any(|f| f.level == Level::Blocker)
+    }
+}

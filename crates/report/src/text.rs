@@ -1,0 +1,198 @@
+//! The human-readable rendering used by the CLI: verdict first, then what to fix.
+
+use std::fmt::Write;
+
+use crate::{Level, Report, Status};
+
+/// Sizes as people read them: "2.0 GiB".
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+pub fn render_text(r: &Report) -> String {
+    let mut o = String::new();
+    let img = &r.image;
+    let _ = writeln!(
+        o,
+        "{} {} — {} ({}, {} virtual, {} file)",
+        r.tool.name,
+        r.tool.version,
+        img.name,
+        img.format,
+        human_size(img.virtual_size),
+        human_size(img.file_size)
+    );
+    let _ = writeln!(o);
+    let status = match r.verdict.status {
+        Status::Ready => "READY",
+        Status::Blocked => "BLOCKED",
+        Status::Incomplete => "INCOMPLETE",
+    };
+    let _ = writeln!(o, "VERDICT: {status} — {}", r.verdict.summary);
+    let _ = writeln!(
+        o,
+        "  {} blocker(s) · {} warning(s) · {} info · {} not evaluated",
+        r.verdict.blockers, r.verdict.warnings, r.verdict.infos, r.verdict.not_evaluated
+    );
+    let _ = writeln!(o);
+
+    let rec = &r.recommendation;
+    let _ = writeln!(
+        o,
+        "Launch mode: {}    Firmware: {}",
+        rec.launch_mode.as_deref().unwrap_or("undecided"),
+        if rec.firmware.is_empty() { "undecided".to_string() } else { rec.firmware.join(", ") }
+    );
+    for reason in &rec.reasons {
+        let _ = writeln!(o, "  - {reason}");
+    }
+
+    for (level, heading) in [(Level::Blocker, "BLOCKERS"), (Level::Warning, "WARNINGS"), (Level::Info, "INFO")] {
+        let items: Vec<_> = r.findings.iter().filter(|f| f.level == level).collect();
+        if items.is_empty() {
+            continue;
+        }
+        let _ = writeln!(o, "\n{heading}");
+        for f in items {
+            let _ = writeln!(o, "  [{}] {}", f.rule, f.title);
+            for e in &f.evidence {
+                match e.line {
+                    Some(l) => {
+                        let _ = writeln!(o, "      at {}:{} — {}", e.path, l, e.detail);
+                    }
+                    None => {
+                        let _ = writeln!(o, "      at {} — {}", e.path, e.detail);
+                    }
+                }
+            }
+            for (i, line) in f.remedy.lines().enumerate() {
+                let _ = writeln!(o, "      {} {line}", if i == 0 { "fix:" } else { "    " });
+            }
+            let _ = writeln!(o, "      source: {}", f.source);
+        }
+    }
+
+    if !r.not_evaluated.is_empty() {
+        let _ = writeln!(o, "\nNOT EVALUATED (not a pass)");
+        for n in &r.not_evaluated {
+            let _ = writeln!(o, "  [{}] {} — {}", n.rule, n.title, n.reason);
+        }
+    }
+
+    let _ = writeln!(o, "\nIMAGE");
+    if let Some(q) = &img.qcow2 {
+        let _ = writeln!(
+            o,
+            "  QCOW2 version {} (compat {}), cluster {}, compression {}{}",
+            q.version,
+            q.compat,
+            human_size(q.cluster_size),
+            q.compression_type,
+            if q.extended_l2 { ", extended L2" } else { "" }
+        );
+        if let Some(b) = &q.backing_file {
+            let _ = writeln!(o, "  backing file: {b}");
+        }
+    }
+    for w in &img.warnings {
+        let _ = writeln!(o, "  warning: {w}");
+    }
+    if let Some(pt) = &r.partition_table {
+        let _ = writeln!(o, "  partition table: {}", pt.scheme);
+        for d in &pt.diagnostics {
+            let _ = writeln!(o, "    note: {d}");
+        }
+    }
+    for v in &r.volumes {
+        let mut line = format!(
+            "  volume {}: {}{} at {} size {}",
+            v.index,
+            v.kind,
+            v.number.map(|n| format!(" {n}")).unwrap_or_default(),
+            v.start,
+            human_size(v.size)
+        );
+        if let Some(t) = &v.partition_type_name {
+            let _ = write!(line, " ({t})");
+        }
+        let _ = write!(line, " — {}", v.content.as_deref().unwrap_or("no known signature"));
+        if let Some(u) = &v.uuid {
+            let _ = write!(line, " uuid {u}");
+        }
+        if let Some(l) = &v.label {
+            let _ = write!(line, " label {l:?}");
+        }
+        if let Some(m) = &v.mounted_at {
+            let _ = write!(line, ", mounted at {m}");
+        } else if !v.readable && v.content.is_some() {
+            line.push_str(", not readable");
+        }
+        if let Some(n) = &v.note {
+            let _ = write!(line, " ({n})");
+        }
+        let _ = writeln!(o, "{line}");
+    }
+
+    if let Some(g) = &r.guest {
+        let _ = writeln!(o, "\nGUEST");
+        match &g.os {
+            Some(os) => {
+                let _ = writeln!(
+                    o,
+                    "  OS: {} [id {}, version {}] from {}",
+                    os.pretty_name.as_deref().or(os.name.as_deref()).unwrap_or("unknown"),
+                    os.id.as_deref().unwrap_or("?"),
+                    os.version_id.as_deref().unwrap_or("?"),
+                    os.source
+                );
+            }
+            None => {
+                let _ = writeln!(o, "  OS: not identified");
+            }
+        }
+        let _ = writeln!(
+            o,
+            "  architecture: {}{}",
+            g.arch.as_deref().unwrap_or("unknown"),
+            g.arch_evidence.first().map(|e| format!(" ({e})")).unwrap_or_default()
+        );
+        for k in &g.kernels {
+            let virtio: Vec<String> = k.virtio.iter().map(|(m, s)| format!("{m} {s}")).collect();
+            let _ = writeln!(o, "  kernel {}: {}", k.version, virtio.join(", "));
+        }
+        let logins: Vec<String> = g
+            .users
+            .iter()
+            .filter(|u| u.uid == 0 || u.uid >= 1000 || !u.password.starts_with("locked"))
+            .map(|u| format!("{} ({}, {})", u.name, u.shell, u.password))
+            .collect();
+        if !logins.is_empty() {
+            let _ = writeln!(o, "  accounts: {}", logins.join("; "));
+        }
+        for m in &g.mounts {
+            let _ = writeln!(o, "  mount: {} ← volume {}", m.point, m.volume);
+        }
+    }
+
+    if !r.notes.is_empty() {
+        let _ = writeln!(o, "\nNOTES");
+        for n in &r.notes {
+            let _ = writeln!(o, "  - {n}");
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\nRead {} in {} call(s), {} ms.",
+        human_size(r.stats.bytes_read),
+        r.stats.read_calls,
+        r.stats.elapsed_ms
+    );
+    o
+}

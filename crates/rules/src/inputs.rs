@@ -1,0 +1,79 @@
+//! Everything the rules look at, gathered by the inspection before any rule runs.
+
+use preflight_facts::{arch::ArchFact, kernels::KernelsFact, os::OsInfo, ssh_keys, sshd::SshdConfig, users::UsersFact};
+
+pub struct Inputs {
+    pub image: ImageFacts,
+    pub disk: DiskFacts,
+    pub volumes: Vec<VolumeFacts>,
+    /// The guest's facts, or why there are none (no readable root, encrypted disk, …).
+    pub guest: Result<GuestFacts, String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ImageFacts {
+    pub name: String,
+    /// qemu-img's format name: "qcow2", "raw", …
+    pub format: String,
+    pub virtual_size: u64,
+    pub backing_file: Option<String>,
+    pub backing_format: Option<String>,
+    pub external_data_file: Option<String>,
+    pub encryption: Option<String>,
+    pub snapshot_count: u32,
+    pub snapshot_names: Vec<String>,
+    /// Bytes asked of clusters that live only in the absent backing file.
+    pub missing_backing_bytes: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DiskFacts {
+    /// "mbr", "gpt", "none", or "unreadable".
+    pub scheme: String,
+    /// Boot code in the first 440 bytes of the disk.
+    pub mbr_boot_code: bool,
+    pub mbr_grub: bool,
+    pub bios_boot_partition: bool,
+    /// Volumes that are EFI system partitions.
+    pub esp_volumes: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VolumeFacts {
+    pub index: usize,
+    /// "partition 2" or "whole disk", for evidence.
+    pub name: String,
+    /// What the volume holds, as blkid names it.
+    pub content: Option<String>,
+    pub uuid: Option<String>,
+    pub encrypted: bool,
+}
+
+pub struct GuestFacts {
+    pub os: Option<OsInfo>,
+    pub arch: ArchFact,
+    pub kernels: KernelsFact,
+    pub users: UsersFact,
+    pub sshd: SshdConfig,
+    pub host_keys: ssh_keys::HostKeys,
+    pub authorized_keys: Vec<ssh_keys::AuthorizedKeysFile>,
+    pub fstab: Vec<FstabFact>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FstabFact {
+    pub line: u32,
+    pub spec: String,
+    pub mount_point: String,
+    /// `nofail` or `noauto`: boot goes on without it.
+    pub optional: bool,
+    pub state: FstabState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FstabState {
+    Found,
+    NotFound,
+    Unresolved(String),
+    NotADisk,
+}
