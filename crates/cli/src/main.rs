@@ -11,7 +11,11 @@ use std::time::Instant;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "preflight", version, about = "Check a VM disk image for Oracle Cloud (OCI) import and Marketplace publishing, offline.")]
+#[command(
+    name = "preflight",
+    version,
+    about = "Check a VM disk image for Oracle Cloud (OCI) import and Marketplace publishing, offline."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -45,13 +49,21 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { EXIT_CANNOT_INSPECT } else { 0 };
+            let code = if e.use_stderr() {
+                EXIT_CANNOT_INSPECT
+            } else {
+                0
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
     match cli.command {
-        Command::Check { image, format, output } => check(&image, format, output.as_deref()),
+        Command::Check {
+            image,
+            format,
+            output,
+        } => check(&image, format, output.as_deref()),
     }
 }
 
@@ -60,17 +72,25 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(EXIT_CANNOT_INSPECT)
 }
 
-fn check(path: &std::path::Path, format: OutputFormat, output: Option<&std::path::Path>) -> ExitCode {
+fn check(
+    path: &std::path::Path,
+    format: OutputFormat,
+    output: Option<&std::path::Path>,
+) -> ExitCode {
     let started = Instant::now();
     let file = match preflight_io::FileSource::open(path) {
         Ok(f) => f,
         Err(e) => return fail(format!("{}: {e}", path.display())),
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut report = match preflight_core::inspect(Box::new(file), &name, &preflight_core::Options::default()) {
-        Ok(r) => r,
-        Err(e) => return fail(format!("{}: {e}", path.display())),
-    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut report =
+        match preflight_core::inspect(Box::new(file), &name, &preflight_core::Options::default()) {
+            Ok(r) => r,
+            Err(e) => return fail(format!("{}: {e}", path.display())),
+        };
     report.stats.elapsed_ms = started.elapsed().as_millis() as u64;
 
     let rendered = match format {
@@ -81,8 +101,13 @@ fn check(path: &std::path::Path, format: OutputFormat, output: Option<&std::path
         },
     };
     let written = match output {
-        Some(p) => std::fs::write(p, rendered.as_bytes()).map_err(|e| format!("{}: {e}", p.display())),
-        None => std::io::stdout().lock().write_all(rendered.as_bytes()).map_err(|e| e.to_string()),
+        Some(p) => {
+            std::fs::write(p, rendered.as_bytes()).map_err(|e| format!("{}: {e}", p.display()))
+        }
+        None => std::io::stdout()
+            .lock()
+            .write_all(rendered.as_bytes())
+            .map_err(|e| e.to_string()),
     };
     if let Err(e) = written {
         return fail(e);
@@ -91,7 +116,10 @@ fn check(path: &std::path::Path, format: OutputFormat, output: Option<&std::path
     if report.has_blockers() {
         ExitCode::from(EXIT_BLOCKERS)
     } else if let Some(why) = &report.guest_error {
-        fail(format!("{}: the guest could not be inspected: {why}", path.display()))
+        fail(format!(
+            "{}: the guest could not be inspected: {why}",
+            path.display()
+        ))
     } else {
         ExitCode::SUCCESS
     }

@@ -41,13 +41,27 @@ impl Format {
     /// Why we stop, and what the publisher can do meanwhile.
     pub fn not_supported_message(self) -> &'static str {
         match self {
-            Format::Vmdk => "VMDK images are not supported yet by Preflight; convert a copy with `qemu-img convert -O qcow2 IMAGE.vmdk IMAGE.qcow2` and check that",
-            Format::Vhd => "VHD images are not supported yet by Preflight (and OCI does not import VHD); convert with `qemu-img convert -f vpc -O qcow2 IMAGE.vhd IMAGE.qcow2`",
-            Format::Vhdx => "VHDX images are not supported yet by Preflight (and OCI does not import VHDX); convert with `qemu-img convert -f vhdx -O qcow2 IMAGE.vhdx IMAGE.qcow2`",
-            Format::Vdi => "VDI images are not supported yet by Preflight (and OCI does not import VDI); convert with `qemu-img convert -f vdi -O qcow2 IMAGE.vdi IMAGE.qcow2`",
-            Format::Tar => "tar archives (.oci exports, OVA) are not supported yet by Preflight; extract the disk (output.QCOW2 or the .vmdk) and check it",
-            Format::Gzip | Format::Xz | Format::Zstd => "this file is compressed; decompress it first and check the disk image inside",
-            Format::Qcow1 => "QCOW version 1 is obsolete and not supported; convert with `qemu-img convert -O qcow2 IMAGE IMAGE.qcow2`",
+            Format::Vmdk => {
+                "VMDK images are not supported yet by Preflight; convert a copy with `qemu-img convert -O qcow2 IMAGE.vmdk IMAGE.qcow2` and check that"
+            }
+            Format::Vhd => {
+                "VHD images are not supported yet by Preflight (and OCI does not import VHD); convert with `qemu-img convert -f vpc -O qcow2 IMAGE.vhd IMAGE.qcow2`"
+            }
+            Format::Vhdx => {
+                "VHDX images are not supported yet by Preflight (and OCI does not import VHDX); convert with `qemu-img convert -f vhdx -O qcow2 IMAGE.vhdx IMAGE.qcow2`"
+            }
+            Format::Vdi => {
+                "VDI images are not supported yet by Preflight (and OCI does not import VDI); convert with `qemu-img convert -f vdi -O qcow2 IMAGE.vdi IMAGE.qcow2`"
+            }
+            Format::Tar => {
+                "tar archives (.oci exports, OVA) are not supported yet by Preflight; extract the disk (output.QCOW2 or the .vmdk) and check it"
+            }
+            Format::Gzip | Format::Xz | Format::Zstd => {
+                "this file is compressed; decompress it first and check the disk image inside"
+            }
+            Format::Qcow1 => {
+                "QCOW version 1 is obsolete and not supported; convert with `qemu-img convert -O qcow2 IMAGE IMAGE.qcow2`"
+            }
             Format::Raw | Format::Qcow2 => "supported",
         }
     }
@@ -80,7 +94,11 @@ pub fn detect(file: &dyn ByteSource) -> Result<Format, IoError> {
     if starts(b"QFI\xfb") {
         // Version is the big-endian u32 that follows the magic.
         let version = preflight_io::be::u32(head, 4);
-        return Ok(if version == 1 { Format::Qcow1 } else { Format::Qcow2 });
+        return Ok(if version == 1 {
+            Format::Qcow1
+        } else {
+            Format::Qcow2
+        });
     }
     if starts(b"KDMV") || starts(b"COWD") || starts(b"# Disk DescriptorFile") {
         return Ok(Format::Vmdk);

@@ -11,7 +11,11 @@ pub enum ContainerError {
 
     /// The container's own structures are broken.
     #[error("{format} image is corrupt: {message} (at offset {offset})")]
-    Corrupt { format: Format, offset: u64, message: String },
+    Corrupt {
+        format: Format,
+        offset: u64,
+        message: String,
+    },
 
     #[error(transparent)]
     Io(#[from] IoError),
@@ -19,6 +23,10 @@ pub enum ContainerError {
 
 impl ContainerError {
     pub(crate) fn corrupt(format: Format, offset: u64, message: impl Into<String>) -> Self {
-        ContainerError::Corrupt { format, offset, message: message.into() }
+        ContainerError::Corrupt {
+            format,
+            offset,
+            message: message.into(),
+        }
     }
 }

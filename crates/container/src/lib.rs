@@ -52,8 +52,16 @@ pub fn open(file: Source) -> Result<Container, ContainerError> {
                 warnings: image.warnings().to_vec(),
                 qcow2: Some(image.info().clone()),
             };
-            let missing = image.info().backing_file.as_ref().map(|_| image.missing_backing_counter());
-            Ok(Container { info, disk: Arc::new(image), missing_backing_bytes: missing })
+            let missing = image
+                .info()
+                .backing_file
+                .as_ref()
+                .map(|_| image.missing_backing_counter());
+            Ok(Container {
+                info,
+                disk: Arc::new(image),
+                missing_backing_bytes: missing,
+            })
         }
         other => Err(ContainerError::Unsupported {
             format: other,

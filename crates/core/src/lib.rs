@@ -1,1 +1,265 @@
-//! Inspection: from a byte source to a report, through every layer.
+//! Inspection: from the bytes of a disk image file to a [`Report`], through every layer
+//! (container → volumes → file systems → guest → facts → rules).
+//!
+//! Plain synchronous Rust with no OS or browser dependency: the CLI hands it a file, the web
+//! worker a `Blob`, both as a [`ByteSource`]. Nothing here fails because one layer is broken:
+//! an unreadable part becomes a note and "not evaluated: why"; only an image whose container
+//! cannot be opened at all is an [`InspectError`].
+
+mod convert;
+mod files;
+mod volumes;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use preflight_container::ContainerError;
+use preflight_facts::{arch, kernels, os, ssh_keys, sshd, users};
+use preflight_guest::Guest;
+use preflight_io::{BlockCache, ByteSource, Counting, ReadStats};
+use preflight_report::{Report, Stats, Tool};
+use preflight_rules::{FstabFact, FstabState, GuestFacts, ImageFacts, Inputs};
+
+pub use preflight_report as report;
+
+/// Where the inspection is, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Container,
+    Volumes,
+    Guest,
+    Facts,
+    Rules,
+    Done,
+}
+
+impl Stage {
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Container => "reading the container",
+            Stage::Volumes => "reading partitions and file systems",
+            Stage::Guest => "assembling the guest",
+            Stage::Facts => "reading the guest's configuration",
+            Stage::Rules => "checking the rules",
+            Stage::Done => "done",
+        }
+    }
+}
+
+pub struct Options {
+    /// Aligned block size of the cache over the image file. In a browser a read call costs
+    /// about a millisecond whatever its size up to 64 KiB, so blocks are large.
+    pub cache_block: u64,
+    pub cache_bytes: u64,
+    /// Called at each stage with the bytes read so far.
+    pub progress: Option<Box<dyn Fn(Stage, ReadStats)>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            cache_block: 256 * 1024,
+            cache_bytes: 64 * 1024 * 1024,
+            progress: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+}
+
+/// Inspect a disk image file. `name` is the file name shown in the report (no directory).
+/// `stats.elapsed_ms` is left at 0: the caller owns the clock (there is none in wasm32).
+pub fn inspect(
+    file: Box<dyn ByteSource>,
+    name: &str,
+    options: &Options,
+) -> Result<Report, InspectError> {
+    let counting = Counting::new(file);
+    let counters = counting.counters();
+    let progress = |stage: Stage| {
+        if let Some(p) = &options.progress {
+            p(stage, counters.snapshot());
+        }
+    };
+    progress(Stage::Container);
+    #[allow(clippy::arc_with_non_send_sync)]
+    // sources are single-threaded by design (a browser Blob)
+    let file: preflight_io::Source = Arc::new(BlockCache::new(
+        counting,
+        options.cache_block,
+        options.cache_bytes,
+    ));
+    let container = preflight_container::open(file)?;
+
+    progress(Stage::Volumes);
+    let mut notes = Vec::new();
+    let vols = volumes::read(&container.disk, &mut notes);
+
+    progress(Stage::Guest);
+    let guest = if let Some(why) = &vols.disk_unreadable {
+        Err(why.clone())
+    } else {
+        match Guest::assemble(&vols.readable, &vols.identities) {
+            Ok(g) => Ok(g),
+            Err(e) => Err(volumes::explain_no_root(&e, &vols.report)),
+        }
+    };
+
+    progress(Stage::Facts);
+    let guest_facts = guest
+        .as_ref()
+        .map(|g| gather(g, &mut notes))
+        .map_err(Clone::clone);
+
+    let info = &container.info;
+    let image = ImageFacts {
+        name: name.to_string(),
+        format: info.format.name().to_string(),
+        virtual_size: info.virtual_size,
+        backing_file: info.qcow2.as_ref().and_then(|q| q.backing_file.clone()),
+        backing_format: info.qcow2.as_ref().and_then(|q| q.backing_format.clone()),
+        external_data_file: info
+            .qcow2
+            .as_ref()
+            .and_then(|q| q.external_data_file.clone()),
+        encryption: info.qcow2.as_ref().and_then(|q| q.encryption.clone()),
+        snapshot_count: info.qcow2.as_ref().map_or(0, |q| q.snapshot_count),
+        snapshot_names: info.qcow2.as_ref().map_or_else(Vec::new, |q| {
+            q.snapshots.iter().map(|s| s.name.clone()).collect()
+        }),
+        missing_backing_bytes: container
+            .missing_backing_bytes
+            .as_ref()
+            .map_or(0, |c| c.load(Ordering::Relaxed)),
+    };
+    let inputs = Inputs {
+        image,
+        disk: vols.disk.clone(),
+        volumes: vols.facts.clone(),
+        guest: guest_facts,
+    };
+
+    progress(Stage::Rules);
+    let (findings, not_evaluated) = preflight_rules::evaluate(&inputs);
+    let recommendation = preflight_rules::recommend(&inputs);
+
+    let mut volumes_report = vols.report;
+    if let Ok(g) = &guest {
+        for m in g.mounts() {
+            if let Some(v) = volumes_report.iter_mut().find(|v| v.index == m.volume) {
+                v.mounted_at = Some(m.point.clone());
+            }
+        }
+        notes.extend(g.notes.iter().cloned());
+    }
+
+    let stats = counters.snapshot();
+    let mut report = Report {
+        schema_version: preflight_report::SCHEMA_VERSION,
+        tool: Tool {
+            name: "preflight".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        image: convert::image(&inputs.image, info),
+        verdict: preflight_report::Verdict {
+            status: preflight_report::Status::Incomplete,
+            blockers: 0,
+            warnings: 0,
+            infos: 0,
+            not_evaluated: 0,
+            summary: String::new(),
+        },
+        recommendation,
+        findings,
+        not_evaluated,
+        partition_table: vols.table,
+        volumes: volumes_report,
+        guest: match (&guest, &inputs.guest) {
+            (Ok(g), Ok(f)) => Some(convert::guest(g, f)),
+            _ => None,
+        },
+        guest_error: inputs.guest.as_ref().err().cloned(),
+        notes,
+        stats: Stats {
+            bytes_read: stats.bytes_read,
+            read_calls: stats.read_calls,
+            elapsed_ms: 0,
+        },
+    };
+    report.finish();
+    progress(Stage::Done);
+    Ok(report)
+}
+
+/// Read every fact the rules need from the assembled guest.
+fn gather(guest: &Guest, notes: &mut Vec<String>) -> GuestFacts {
+    let files = files::GuestFiles(guest);
+    let os = os::gather(&files);
+    let arch = arch::gather(&files);
+    let kernels = kernels::gather(&files);
+    let users = users::gather(&files);
+    let sshd = sshd::gather(&files);
+    let host_keys = ssh_keys::host_keys(&files);
+    let homes: Vec<(String, String)> = users
+        .users
+        .iter()
+        .map(|u| (u.name.clone(), u.home.clone()))
+        .collect();
+    let authorized_keys =
+        ssh_keys::authorized_keys(&files, &homes, &sshd.authorized_keys_patterns());
+
+    notes.extend(os.warnings.iter().cloned());
+    notes.extend(arch.warnings.iter().cloned());
+    notes.extend(arch.note.iter().cloned());
+    notes.extend(kernels.warnings.iter().cloned());
+    notes.extend(users.warnings.iter().cloned());
+    notes.extend(
+        sshd.startup_errors
+            .iter()
+            .map(|e| format!("sshd would refuse to start: {e}")),
+    );
+    notes.extend(
+        sshd.warnings
+            .iter()
+            .map(|w| format!("sshd configuration: {w}")),
+    );
+    notes.extend(host_keys.warnings.iter().cloned());
+    if os.os.is_none() {
+        notes.push(
+            "the distribution could not be identified (no os-release or known release file)".into(),
+        );
+    }
+
+    let fstab = guest
+        .fstab
+        .iter()
+        .map(|r| FstabFact {
+            line: r.entry.line,
+            spec: r.entry.spec.clone(),
+            mount_point: r.entry.mount_point.clone(),
+            optional: r.entry.optional(),
+            state: match &r.outcome {
+                preflight_guest::MountOutcome::NotFound => FstabState::NotFound,
+                preflight_guest::MountOutcome::Unresolved { why } => {
+                    FstabState::Unresolved(why.clone())
+                }
+                preflight_guest::MountOutcome::NotADisk => FstabState::NotADisk,
+                _ => FstabState::Found,
+            },
+        })
+        .collect();
+    GuestFacts {
+        os: os.os,
+        arch,
+        kernels,
+        users,
+        sshd,
+        host_keys,
+        authorized_keys,
+        fstab,
+    }
+}

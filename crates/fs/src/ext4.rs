@@ -8,7 +8,11 @@ use crate::{DirEntry, FileSystem, FileType, FsError, MAX_DIR_ENTRIES, Metadata};
 struct Reader(Source);
 
 impl Ext4Read for Reader {
-    fn read(&mut self, start: u64, dst: &mut [u8]) -> Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
+    fn read(
+        &mut self,
+        start: u64,
+        dst: &mut [u8],
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
         self.0.read_at(start, dst).map_err(|e| Box::new(e) as _)
     }
 }
@@ -33,11 +37,23 @@ fn map_err(path: &str, e: Ext4Error) -> FsError {
         Ext4Error::NotASymlink => FsError::NotASymlink(path),
         Ext4Error::Io(inner) => match inner.downcast::<IoError>() {
             Ok(io) => FsError::Io { path, source: *io },
-            Err(other) => FsError::Corrupt { path, message: other.to_string() },
+            Err(other) => FsError::Corrupt {
+                path,
+                message: other.to_string(),
+            },
         },
-        Ext4Error::Incompatible(i) => FsError::Unsupported { path, message: format!("ext4 feature: {i}") },
-        Ext4Error::Encrypted => FsError::Unsupported { path, message: "file is encrypted (fscrypt)".into() },
-        other => FsError::Corrupt { path, message: other.to_string() },
+        Ext4Error::Incompatible(i) => FsError::Unsupported {
+            path,
+            message: format!("ext4 feature: {i}"),
+        },
+        Ext4Error::Encrypted => FsError::Unsupported {
+            path,
+            message: "file is encrypted (fscrypt)".into(),
+        },
+        other => FsError::Corrupt {
+            path,
+            message: other.to_string(),
+        },
     }
 }
 
@@ -60,7 +76,10 @@ impl FileSystem for Ext4Fs {
     }
 
     fn lstat(&self, path: &str) -> Result<Metadata, FsError> {
-        let m = self.fs.symlink_metadata(path).map_err(|e| map_err(path, e))?;
+        let m = self
+            .fs
+            .symlink_metadata(path)
+            .map_err(|e| map_err(path, e))?;
         Ok(Metadata {
             file_type: file_type(m.file_type()),
             size: m.len(),
@@ -84,9 +103,15 @@ impl FileSystem for Ext4Fs {
                 continue;
             }
             let ft = entry.file_type().map_err(|e| map_err(path, e))?;
-            out.push(DirEntry { name, file_type: file_type(ft) });
+            out.push(DirEntry {
+                name,
+                file_type: file_type(ft),
+            });
             if out.len() > MAX_DIR_ENTRIES {
-                return Err(FsError::Corrupt { path: path.into(), message: format!("more than {MAX_DIR_ENTRIES} entries") });
+                return Err(FsError::Corrupt {
+                    path: path.into(),
+                    message: format!("more than {MAX_DIR_ENTRIES} entries"),
+                });
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -106,7 +131,9 @@ impl FileSystem for Ext4Fs {
         file.seek_to(offset).map_err(|e| map_err(path, e))?;
         let mut filled = 0;
         while filled < buf.len() {
-            let n = file.read_bytes(&mut buf[filled..]).map_err(|e| map_err(path, e))?;
+            let n = file
+                .read_bytes(&mut buf[filled..])
+                .map_err(|e| map_err(path, e))?;
             if n == 0 {
                 break;
             }

@@ -71,7 +71,11 @@ pub trait FileSystem {
             return Err(FsError::NotAFile(path.to_string()));
         }
         if meta.size > max {
-            return Err(FsError::TooLarge { path: path.to_string(), size: meta.size, max });
+            return Err(FsError::TooLarge {
+                path: path.to_string(),
+                size: meta.size,
+                max,
+            });
         }
         let mut out = vec![0u8; meta.size as usize];
         let mut filled = 0;

@@ -44,7 +44,8 @@ impl MemFs {
 
     pub fn file(mut self, path: &str, contents: impl AsRef<[u8]>) -> Self {
         self.add_parents(path);
-        self.nodes.insert(path.to_string(), Node::File(contents.as_ref().to_vec()));
+        self.nodes
+            .insert(path.to_string(), Node::File(contents.as_ref().to_vec()));
         self
     }
 
@@ -56,12 +57,15 @@ impl MemFs {
 
     pub fn symlink(mut self, path: &str, target: &str) -> Self {
         self.add_parents(path);
-        self.nodes.insert(path.to_string(), Node::Link(target.to_string()));
+        self.nodes
+            .insert(path.to_string(), Node::Link(target.to_string()));
         self
     }
 
     fn node(&self, path: &str) -> Result<&Node, FsError> {
-        self.nodes.get(path).ok_or_else(|| FsError::NotFound(path.to_string()))
+        self.nodes
+            .get(path)
+            .ok_or_else(|| FsError::NotFound(path.to_string()))
     }
 }
 
@@ -76,7 +80,14 @@ impl FileSystem for MemFs {
             Node::Dir => (FileType::Directory, 0),
             Node::Link(t) => (FileType::Symlink, t.len() as u64),
         };
-        Ok(Metadata { file_type, size, mode: 0o644, uid: 0, gid: 0, mtime: None })
+        Ok(Metadata {
+            file_type,
+            size,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: None,
+        })
     }
 
     fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>, FsError> {
@@ -84,7 +95,11 @@ impl FileSystem for MemFs {
             Node::Dir => {}
             _ => return Err(FsError::NotADirectory(path.to_string())),
         }
-        let prefix = if path == "/" { "/".to_string() } else { format!("{path}/") };
+        let prefix = if path == "/" {
+            "/".to_string()
+        } else {
+            format!("{path}/")
+        };
         Ok(self
             .nodes
             .range(prefix.clone()..)

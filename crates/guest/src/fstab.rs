@@ -21,7 +21,10 @@ pub enum DeviceSpec {
     PartLabel(String),
     /// `/dev/sda2`, `/dev/vda2`, `/dev/xvda2`, `/dev/nvme0n1p2`: a partition of some disk —
     /// names that change when the disk moves to another controller (rule IMP-ROOTREF).
-    DiskPartition { disk: String, number: u32 },
+    DiskPartition {
+        disk: String,
+        number: u32,
+    },
     /// `none`, `tmpfs`, `proc`…
     Pseudo,
     Other(String),
@@ -54,7 +57,10 @@ pub fn parse_device(spec: &str) -> DeviceSpec {
         };
     }
     for (prefix, make) in [
-        ("/dev/disk/by-uuid/", DeviceSpec::Uuid as fn(String) -> DeviceSpec),
+        (
+            "/dev/disk/by-uuid/",
+            DeviceSpec::Uuid as fn(String) -> DeviceSpec,
+        ),
         ("/dev/disk/by-label/", DeviceSpec::Label),
         ("/dev/disk/by-partuuid/", DeviceSpec::PartUuid),
         ("/dev/disk/by-partlabel/", DeviceSpec::PartLabel),
@@ -79,14 +85,23 @@ pub fn parse_device(spec: &str) -> DeviceSpec {
 fn disk_partition(dev: &str) -> Option<DeviceSpec> {
     let digits_at = dev.find(|c: char| c.is_ascii_digit())?;
     let (stem, _) = dev.split_at(digits_at);
-    if ["sd", "vd", "xvd", "hd"].iter().any(|p| stem.starts_with(p) && stem.len() > p.len()) {
+    if ["sd", "vd", "xvd", "hd"]
+        .iter()
+        .any(|p| stem.starts_with(p) && stem.len() > p.len())
+    {
         let number = dev[digits_at..].parse().ok()?;
-        return Some(DeviceSpec::DiskPartition { disk: stem.to_string(), number });
+        return Some(DeviceSpec::DiskPartition {
+            disk: stem.to_string(),
+            number,
+        });
     }
     if dev.starts_with("nvme") || dev.starts_with("mmcblk") {
         let (disk, num) = dev.rsplit_once('p')?;
         let number = num.parse().ok()?;
-        return Some(DeviceSpec::DiskPartition { disk: disk.to_string(), number });
+        return Some(DeviceSpec::DiskPartition {
+            disk: disk.to_string(),
+            number,
+        });
     }
     None
 }
@@ -97,7 +112,9 @@ fn udev_unescape(s: &str) -> String {
     let mut rest = s;
     while let Some(i) = rest.find("\\x") {
         out.push_str(&rest[..i]);
-        let hex = rest.get(i + 2..i + 4).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex = rest
+            .get(i + 2..i + 4)
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
         match hex {
             Some(b) => {
                 out.push(b as char);
@@ -122,7 +139,9 @@ fn unescape(field: &str) -> String {
         if bytes[i] == b'\\' {
             let oct = bytes.get(i + 1..i + 4);
             if let Some(oct) = oct.filter(|o| o.iter().all(|c| (b'0'..=b'7').contains(c))) {
-                let v = oct.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
+                let v = oct
+                    .iter()
+                    .fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
                 if let Ok(v) = u8::try_from(v) {
                     out.push(v);
                     i += 4;
@@ -151,7 +170,12 @@ pub fn parse_fstab(text: &str) -> Vec<FstabEntry> {
             spec: unescape(fields[0]),
             mount_point: unescape(fields[1]),
             fs_type: fields.get(2).unwrap_or(&"auto").to_string(),
-            options: fields.get(3).unwrap_or(&"defaults").split(',').map(String::from).collect(),
+            options: fields
+                .get(3)
+                .unwrap_or(&"defaults")
+                .split(',')
+                .map(String::from)
+                .collect(),
             line: n as u32 + 1,
         });
     }
@@ -176,10 +200,25 @@ mod tests {
         assert_eq!(e[1].device(), DeviceSpec::Label("boot x".into()));
         assert_eq!(e[2].device(), DeviceSpec::Uuid("7F3A-11C2".into()));
         assert!(e[2].optional());
-        assert_eq!(e[3].device(), DeviceSpec::DiskPartition { disk: "sda".into(), number: 3 });
-        assert_eq!(e[4].device(), DeviceSpec::DiskPartition { disk: "nvme0n1".into(), number: 2 });
+        assert_eq!(
+            e[3].device(),
+            DeviceSpec::DiskPartition {
+                disk: "sda".into(),
+                number: 3
+            }
+        );
+        assert_eq!(
+            e[4].device(),
+            DeviceSpec::DiskPartition {
+                disk: "nvme0n1".into(),
+                number: 2
+            }
+        );
         assert_eq!(e[5].device(), DeviceSpec::Pseudo);
-        assert_eq!(e[6].device(), DeviceSpec::Other("/dev/mapper/ocivolume-root".into()));
+        assert_eq!(
+            e[6].device(),
+            DeviceSpec::Other("/dev/mapper/ocivolume-root".into())
+        );
     }
 
     #[test]

@@ -53,14 +53,23 @@ pub struct Mount {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MountOutcome {
     /// The root line: its volume is the one we chose as root.
-    Root { volume: usize },
-    Mounted { volume: usize },
+    Root {
+        volume: usize,
+    },
+    Mounted {
+        volume: usize,
+    },
     /// A volume matches but its file system cannot be read (type not supported yet, corrupt).
-    Unreadable { volume: usize, fs_type: Option<String> },
+    Unreadable {
+        volume: usize,
+        fs_type: Option<String>,
+    },
     /// No volume of this image matches the device spec.
     NotFound,
     /// The spec names something we cannot map to a volume yet (LVM, device names).
-    Unresolved { why: String },
+    Unresolved {
+        why: String,
+    },
     /// Not a disk volume: swap, tmpfs, proc, network file systems, bind mounts.
     NotADisk,
 }
@@ -73,7 +82,9 @@ pub struct MountResult {
 
 #[derive(Debug, thiserror::Error)]
 pub enum GuestError {
-    #[error("no volume holds a Linux root file system (one with /etc/os-release or /usr/lib/os-release and /etc/fstab)")]
+    #[error(
+        "no volume holds a Linux root file system (one with /etc/os-release or /usr/lib/os-release and /etc/fstab)"
+    )]
     NoRoot,
     #[error("{path}: too many levels of symbolic links (more than {MAX_SYMLINK_HOPS})")]
     SymlinkLoop { path: String },
@@ -103,7 +114,11 @@ impl Guest {
     /// A guest made of one file system mounted at `/` (tests, and images without fstab).
     pub fn single(volume: usize, fs: Arc<dyn FileSystem>) -> Guest {
         Guest {
-            mounts: vec![Mount { point: "/".into(), volume, fs }],
+            mounts: vec![Mount {
+                point: "/".into(),
+                volume,
+                fs,
+            }],
             root_volume: volume,
             fstab: Vec::new(),
             notes: Vec::new(),
@@ -111,7 +126,10 @@ impl Guest {
     }
 
     /// Pick the root among the readable volumes and mount the others as its fstab says.
-    pub fn assemble(readable: &[Readable], identities: &[VolumeIdentity]) -> Result<Guest, GuestError> {
+    pub fn assemble(
+        readable: &[Readable],
+        identities: &[VolumeIdentity],
+    ) -> Result<Guest, GuestError> {
         let mut best: Option<(u8, &Readable)> = None;
         let mut candidates = Vec::new();
         for r in readable {
@@ -134,18 +152,26 @@ impl Guest {
         if candidates.len() > 1 {
             guest.notes.push(format!(
                 "several volumes look like a Linux root ({}); volume {} was chosen",
-                candidates.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
+                candidates
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 root.volume
             ));
         }
         let text = match guest.read_file("/etc/fstab", MAX_FSTAB) {
             Ok(Some(t)) => t,
             Ok(None) => {
-                guest.notes.push("the root file system has no /etc/fstab; only the root is mounted".into());
+                guest.notes.push(
+                    "the root file system has no /etc/fstab; only the root is mounted".into(),
+                );
                 return Ok(guest);
             }
             Err(e) => {
-                guest.notes.push(format!("/etc/fstab could not be read: {e}"));
+                guest
+                    .notes
+                    .push(format!("/etc/fstab could not be read: {e}"));
                 return Ok(guest);
             }
         };
@@ -156,7 +182,11 @@ impl Guest {
             let outcome = outcome_for(&entry, root.volume, readable, identities);
             if let MountOutcome::Mounted { volume } = outcome {
                 if let Some(r) = readable.iter().find(|r| r.volume == volume) {
-                    mounts.push(Mount { point: normalise_point(&entry.mount_point), volume, fs: Arc::clone(&r.fs) });
+                    mounts.push(Mount {
+                        point: normalise_point(&entry.mount_point),
+                        volume,
+                        fs: Arc::clone(&r.fs),
+                    });
                 }
             }
             results.push(MountResult { entry, outcome });
@@ -242,17 +272,50 @@ impl Guest {
 }
 
 fn normalise_point(p: &str) -> String {
-    let comps: Vec<&str> = p.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let comps: Vec<&str> = p
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
     format!("/{}", comps.join("/"))
 }
 
 const NON_DISK_TYPES: &[&str] = &[
-    "swap", "tmpfs", "proc", "sysfs", "devpts", "devtmpfs", "nfs", "nfs4", "cifs", "smbfs", "none",
-    "bind", "rbind", "efivarfs", "securityfs", "debugfs", "cgroup", "cgroup2", "mqueue", "hugetlbfs",
-    "fuse", "sshfs", "9p", "virtiofs", "overlay", "autofs", "binfmt_misc", "ramfs",
+    "swap",
+    "tmpfs",
+    "proc",
+    "sysfs",
+    "devpts",
+    "devtmpfs",
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smbfs",
+    "none",
+    "bind",
+    "rbind",
+    "efivarfs",
+    "securityfs",
+    "debugfs",
+    "cgroup",
+    "cgroup2",
+    "mqueue",
+    "hugetlbfs",
+    "fuse",
+    "sshfs",
+    "9p",
+    "virtiofs",
+    "overlay",
+    "autofs",
+    "binfmt_misc",
+    "ramfs",
 ];
 
-fn outcome_for(entry: &FstabEntry, root: usize, readable: &[Readable], ids: &[VolumeIdentity]) -> MountOutcome {
+fn outcome_for(
+    entry: &FstabEntry,
+    root: usize,
+    readable: &[Readable],
+    ids: &[VolumeIdentity],
+) -> MountOutcome {
     let point = normalise_point(&entry.mount_point);
     let fstype = entry.fs_type.to_ascii_lowercase();
     if NON_DISK_TYPES.contains(&fstype.as_str())
@@ -265,11 +328,17 @@ fn outcome_for(entry: &FstabEntry, root: usize, readable: &[Readable], ids: &[Vo
         DeviceSpec::Uuid(u) => ids.iter().find(|v| eq_ci(&v.uuid, &u)),
         DeviceSpec::Label(l) => ids.iter().find(|v| v.label.as_deref() == Some(l.as_str())),
         DeviceSpec::PartUuid(u) => ids.iter().find(|v| eq_ci(&v.part_uuid, &u)),
-        DeviceSpec::PartLabel(l) => ids.iter().find(|v| v.part_label.as_deref() == Some(l.as_str())),
-        DeviceSpec::DiskPartition { number, .. } => ids.iter().find(|v| v.part_number == Some(number)),
+        DeviceSpec::PartLabel(l) => ids
+            .iter()
+            .find(|v| v.part_label.as_deref() == Some(l.as_str())),
+        DeviceSpec::DiskPartition { number, .. } => {
+            ids.iter().find(|v| v.part_number == Some(number))
+        }
         DeviceSpec::Other(s) if s.contains(':') => return MountOutcome::NotADisk,
         DeviceSpec::Other(s) => {
-            return MountOutcome::Unresolved { why: format!("{s} cannot be mapped to a volume of this image yet") };
+            return MountOutcome::Unresolved {
+                why: format!("{s} cannot be mapped to a volume of this image yet"),
+            };
         }
         DeviceSpec::Pseudo => return MountOutcome::NotADisk,
     };
@@ -286,7 +355,10 @@ fn outcome_for(entry: &FstabEntry, root: usize, readable: &[Readable], ids: &[Vo
     if readable.iter().any(|r| r.volume == v.index) {
         MountOutcome::Mounted { volume: v.index }
     } else {
-        MountOutcome::Unreadable { volume: v.index, fs_type: v.fs_type.clone() }
+        MountOutcome::Unreadable {
+            volume: v.index,
+            fs_type: v.fs_type.clone(),
+        }
     }
 }
 

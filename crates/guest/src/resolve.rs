@@ -35,8 +35,17 @@ impl Guest {
 
     /// Resolve `path` (absolute, or taken as absolute) to a file system and a path on it.
     /// With `follow_last`, a symlink in the last component is followed too.
-    pub(crate) fn resolve(&self, path: &str, follow_last: bool) -> Result<Resolved<'_>, GuestError> {
-        let mut todo: Vec<String> = path.split('/').filter(|c| !c.is_empty()).rev().map(String::from).collect();
+    pub(crate) fn resolve(
+        &self,
+        path: &str,
+        follow_last: bool,
+    ) -> Result<Resolved<'_>, GuestError> {
+        let mut todo: Vec<String> = path
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .rev()
+            .map(String::from)
+            .collect();
         let mut cur: Vec<String> = Vec::new();
         let mut hops = 0u32;
         let mut steps = 0usize;
@@ -73,7 +82,13 @@ impl Guest {
                     if target.starts_with('/') {
                         cur.clear();
                     }
-                    todo.extend(target.split('/').filter(|c| !c.is_empty()).rev().map(String::from));
+                    todo.extend(
+                        target
+                            .split('/')
+                            .filter(|c| !c.is_empty())
+                            .rev()
+                            .map(String::from),
+                    );
                 }
                 FileType::Directory | FileType::Symlink => {}
                 _ if !is_last => return Err(FsError::NotADirectory(guest_path).into()),
@@ -82,7 +97,11 @@ impl Guest {
         }
         let guest_path = format!("/{}", cur.join("/"));
         let (mount, fs_path) = self.mount_for(&guest_path);
-        Ok(Resolved { mount, fs_path, guest_path })
+        Ok(Resolved {
+            mount,
+            fs_path,
+            guest_path,
+        })
     }
 }
 
@@ -106,19 +125,34 @@ mod tests {
             .symlink("/loop/b", "a")
             .symlink("/etc/into-boot", "/boot/grub/grub.cfg")
             .dir("/boot");
-        let boot = MemFs::new().file("/grub/grub.cfg", "set default=0\n").symlink("/vmlinuz", "/boot/vmlinuz-6.1");
+        let boot = MemFs::new()
+            .file("/grub/grub.cfg", "set default=0\n")
+            .symlink("/vmlinuz", "/boot/vmlinuz-6.1");
         let boot = boot.file("/vmlinuz-6.1", "kernel");
         let mut g = Guest::single(0, Arc::new(root));
-        g.mounts.push(Mount { point: "/boot".into(), volume: 1, fs: Arc::new(boot) });
+        g.mounts.push(Mount {
+            point: "/boot".into(),
+            volume: 1,
+            fs: Arc::new(boot),
+        });
         g
     }
 
     #[test]
     fn relative_and_absolute_links_stay_inside_the_guest() {
         let g = guest();
-        assert_eq!(g.read_file("/etc/os-release", 100).unwrap().unwrap(), b"ID=debian\n");
-        assert_eq!(g.read_file("/etc/abs", 100).unwrap().unwrap(), b"ID=debian\n");
-        assert_eq!(g.read_file("/lib/os-release", 100).unwrap().unwrap(), b"ID=debian\n");
+        assert_eq!(
+            g.read_file("/etc/os-release", 100).unwrap().unwrap(),
+            b"ID=debian\n"
+        );
+        assert_eq!(
+            g.read_file("/etc/abs", 100).unwrap().unwrap(),
+            b"ID=debian\n"
+        );
+        assert_eq!(
+            g.read_file("/lib/os-release", 100).unwrap().unwrap(),
+            b"ID=debian\n"
+        );
         // `..` stops at the guest root, like the kernel does at `/`.
         assert_eq!(g.canonicalize("/etc/escape").unwrap(), "/etc/passwd");
     }
@@ -126,18 +160,36 @@ mod tests {
     #[test]
     fn links_cross_into_mounted_volumes() {
         let g = guest();
-        assert_eq!(g.read_file("/etc/into-boot", 100).unwrap().unwrap(), b"set default=0\n");
+        assert_eq!(
+            g.read_file("/etc/into-boot", 100).unwrap().unwrap(),
+            b"set default=0\n"
+        );
         // An absolute link on the /boot volume resolves from the guest root.
-        assert_eq!(g.read_file("/boot/vmlinuz", 100).unwrap().unwrap(), b"kernel");
-        assert_eq!(g.read_link("/boot/vmlinuz").unwrap().unwrap(), "/boot/vmlinuz-6.1");
+        assert_eq!(
+            g.read_file("/boot/vmlinuz", 100).unwrap().unwrap(),
+            b"kernel"
+        );
+        assert_eq!(
+            g.read_link("/boot/vmlinuz").unwrap().unwrap(),
+            "/boot/vmlinuz-6.1"
+        );
     }
 
     #[test]
     fn loops_and_missing_paths_are_clean_errors() {
         let g = guest();
-        assert!(matches!(g.read_file("/loop/a", 100), Err(GuestError::SymlinkLoop { .. })));
+        assert!(matches!(
+            g.read_file("/loop/a", 100),
+            Err(GuestError::SymlinkLoop { .. })
+        ));
         assert_eq!(g.read_file("/nope/x", 100).unwrap(), None);
         assert_eq!(g.read_file("/etc/passwd/x", 100).unwrap(), None);
-        assert!(g.read_dir("/usr/lib").unwrap().unwrap().iter().any(|e| e.name == "os-release"));
+        assert!(
+            g.read_dir("/usr/lib")
+                .unwrap()
+                .unwrap()
+                .iter()
+                .any(|e| e.name == "os-release")
+        );
     }
 }

@@ -32,7 +32,12 @@ impl<S: ByteSource> BlockCache<S> {
     pub fn new(inner: S, block_size: u64, capacity_bytes: u64) -> Self {
         let block = block_size.max(512).next_power_of_two();
         let capacity = (capacity_bytes / block).max(2) as usize;
-        BlockCache { inner, block, capacity, state: Mutex::default() }
+        BlockCache {
+            inner,
+            block,
+            capacity,
+            state: Mutex::default(),
+        }
     }
 
     pub fn inner(&self) -> &S {
@@ -47,12 +52,20 @@ impl<S: ByteSource> BlockCache<S> {
         for (i, chunk) in data.chunks(self.block as usize).enumerate() {
             state.tick += 1;
             let used = state.tick;
-            state
-                .blocks
-                .insert(first + i as u64, Block { data: chunk.to_vec(), used });
+            state.blocks.insert(
+                first + i as u64,
+                Block {
+                    data: chunk.to_vec(),
+                    used,
+                },
+            );
         }
         while state.blocks.len() > self.capacity {
-            let oldest = state.blocks.iter().min_by_key(|(_, b)| b.used).map(|(k, _)| *k);
+            let oldest = state
+                .blocks
+                .iter()
+                .min_by_key(|(_, b)| b.used)
+                .map(|(k, _)| *k);
             match oldest {
                 Some(k) => state.blocks.remove(&k),
                 None => break,
@@ -110,7 +123,11 @@ impl<S: ByteSource> ByteSource for BlockCache<S> {
             let avail = block.data.len().saturating_sub(within);
             let n = avail.min(buf.len() - out);
             if n == 0 {
-                return Err(IoError::OutOfBounds { offset: pos, len: 1, size: self.len() });
+                return Err(IoError::OutOfBounds {
+                    offset: pos,
+                    len: 1,
+                    size: self.len(),
+                });
             }
             buf[out..out + n].copy_from_slice(&block.data[within..within + n]);
             out += n;
@@ -133,7 +150,15 @@ mod tests {
     fn reads_match_the_source_at_every_alignment() {
         let bytes = data(10_000);
         let cache = BlockCache::new(MemSource(bytes.clone()), 512, 4096);
-        for (off, len) in [(0, 1), (511, 2), (500, 3000), (9_999, 1), (1024, 512), (0, 10_000), (4000, 2100)] {
+        for (off, len) in [
+            (0, 1),
+            (511, 2),
+            (500, 3000),
+            (9_999, 1),
+            (1024, 512),
+            (0, 10_000),
+            (4000, 2100),
+        ] {
             let mut buf = vec![0; len];
             cache.read_at(off as u64, &mut buf).unwrap();
             assert_eq!(buf, &bytes[off..off + len], "offset {off} len {len}");
@@ -144,7 +169,10 @@ mod tests {
     fn past_the_end_is_an_error_not_a_short_read() {
         let cache = BlockCache::new(MemSource(data(1000)), 512, 4096);
         let mut buf = [0u8; 10];
-        assert!(matches!(cache.read_at(995, &mut buf), Err(IoError::OutOfBounds { .. })));
+        assert!(matches!(
+            cache.read_at(995, &mut buf),
+            Err(IoError::OutOfBounds { .. })
+        ));
     }
 
     #[test]

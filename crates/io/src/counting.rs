@@ -35,7 +35,10 @@ pub struct Counting<S> {
 
 impl<S: ByteSource> Counting<S> {
     pub fn new(inner: S) -> Self {
-        Counting { inner, counters: Arc::default() }
+        Counting {
+            inner,
+            counters: Arc::default(),
+        }
     }
 
     /// A handle that stays readable while the source is owned by the layers above.
@@ -51,7 +54,9 @@ impl<S: ByteSource> ByteSource for Counting<S> {
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), IoError> {
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
-        self.counters.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        self.counters
+            .bytes
+            .fetch_add(buf.len() as u64, Ordering::Relaxed);
         self.inner.read_at(offset, buf)
     }
 }

@@ -40,6 +40,10 @@ pub enum IoError {
 
 impl IoError {
     pub fn corrupt(layer: &'static str, offset: u64, message: impl Into<String>) -> Self {
-        IoError::Corrupt { layer, offset, message: message.into() }
+        IoError::Corrupt {
+            layer,
+            offset,
+            message: message.into(),
+        }
     }
 }

@@ -55,6 +55,15 @@ impl<T: ByteSource + ?Sized> ByteSource for Arc<T> {
     }
 }
 
+impl<T: ByteSource + ?Sized> ByteSource for Box<T> {
+    fn len(&self) -> u64 {
+        (**self).len()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        (**self).read_at(offset, buf)
+    }
+}
+
 impl<T: ByteSource + ?Sized> ByteSource for &T {
     fn len(&self) -> u64 {
         (**self).len()
@@ -69,7 +78,11 @@ pub fn check_bounds(offset: u64, len: usize, size: u64) -> Result<(), IoError> {
     let end = offset.checked_add(len as u64);
     match end {
         Some(end) if end <= size => Ok(()),
-        _ => Err(IoError::OutOfBounds { offset, len: len as u64, size }),
+        _ => Err(IoError::OutOfBounds {
+            offset,
+            len: len as u64,
+            size,
+        }),
     }
 }
 
@@ -95,7 +108,8 @@ pub fn read_vec(
 /// by reading whole structures into fixed-size arrays).
 pub mod le {
     pub fn u16(b: &[u8], at: usize) -> u16 {
-        b.get(at..at + 2).map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
+        b.get(at..at + 2)
+            .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
     }
     pub fn u32(b: &[u8], at: usize) -> u32 {
         b.get(at..at + 4)
@@ -113,7 +127,8 @@ pub mod le {
 /// Big-endian counterparts of [`le`] (QCOW2, VHD and XFS are big-endian).
 pub mod be {
     pub fn u16(b: &[u8], at: usize) -> u16 {
-        b.get(at..at + 2).map_or(0, |s| u16::from_be_bytes([s[0], s[1]]))
+        b.get(at..at + 2)
+            .map_or(0, |s| u16::from_be_bytes([s[0], s[1]]))
     }
     pub fn u32(b: &[u8], at: usize) -> u32 {
         b.get(at..at + 4)

@@ -270,18 +270,43 @@ pub struct Stats {
 impl Report {
     /// Count findings and decide the verdict. Call after findings and not_evaluated are final.
     pub fn finish(&mut self) {
-        self.findings.sort_by(|a, b| a.level.cmp(&b.level).then_with(|| a.rule.cmp(&b.rule)));
+        self.findings
+            .sort_by(|a, b| a.level.cmp(&b.level).then_with(|| a.rule.cmp(&b.rule)));
         let count = |l| self.findings.iter().filter(|f| f.level == l).count();
-        let (blockers, warnings, infos) = (count(Level::Blocker), count(Level::Warning), count(Level::Info));
+        let (blockers, warnings, infos) = (
+            count(Level::Blocker),
+            count(Level::Warning),
+            count(Level::Info),
+        );
         let not_evaluated = self.not_evaluated.len();
         let (status, summary) = if blockers > 0 {
-            (Status::Blocked, format!("{blockers} blocker(s) found: OCI import or Marketplace review would fail until they are fixed"))
+            (
+                Status::Blocked,
+                format!(
+                    "{blockers} blocker(s) found: OCI import or Marketplace review would fail until they are fixed"
+                ),
+            )
         } else if not_evaluated > 0 {
-            (Status::Incomplete, format!("no blocker found, but {not_evaluated} rule(s) could not be evaluated: this is not a pass"))
+            (
+                Status::Incomplete,
+                format!(
+                    "no blocker found, but {not_evaluated} rule(s) could not be evaluated: this is not a pass"
+                ),
+            )
         } else {
-            (Status::Ready, "no blocker found: ready for OCI import as far as these rules go".to_string())
+            (
+                Status::Ready,
+                "no blocker found: ready for OCI import as far as these rules go".to_string(),
+            )
         };
-        self.verdict = Verdict { status, blockers, warnings, infos, not_evaluated, summary };
+        self.verdict = Verdict {
+            status,
+            blockers,
+            warnings,
+            infos,
+            not_evaluated,
+            summary,
+        };
     }
 
     pub fn has_blockers(&self) -> bool {

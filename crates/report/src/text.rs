@@ -13,7 +13,11 @@ pub fn human_size(bytes: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 pub fn render_text(r: &Report) -> String {
@@ -48,13 +52,21 @@ pub fn render_text(r: &Report) -> String {
         o,
         "Launch mode: {}    Firmware: {}",
         rec.launch_mode.as_deref().unwrap_or("undecided"),
-        if rec.firmware.is_empty() { "undecided".to_string() } else { rec.firmware.join(", ") }
+        if rec.firmware.is_empty() {
+            "undecided".to_string()
+        } else {
+            rec.firmware.join(", ")
+        }
     );
     for reason in &rec.reasons {
         let _ = writeln!(o, "  - {reason}");
     }
 
-    for (level, heading) in [(Level::Blocker, "BLOCKERS"), (Level::Warning, "WARNINGS"), (Level::Info, "INFO")] {
+    for (level, heading) in [
+        (Level::Blocker, "BLOCKERS"),
+        (Level::Warning, "WARNINGS"),
+        (Level::Info, "INFO"),
+    ] {
         let items: Vec<_> = r.findings.iter().filter(|f| f.level == level).collect();
         if items.is_empty() {
             continue;
@@ -122,7 +134,11 @@ pub fn render_text(r: &Report) -> String {
         if let Some(t) = &v.partition_type_name {
             let _ = write!(line, " ({t})");
         }
-        let _ = write!(line, " — {}", v.content.as_deref().unwrap_or("no known signature"));
+        let _ = write!(
+            line,
+            " — {}",
+            v.content.as_deref().unwrap_or("no known signature")
+        );
         if let Some(u) = &v.uuid {
             let _ = write!(line, " uuid {u}");
         }
@@ -147,7 +163,10 @@ pub fn render_text(r: &Report) -> String {
                 let _ = writeln!(
                     o,
                     "  OS: {} [id {}, version {}] from {}",
-                    os.pretty_name.as_deref().or(os.name.as_deref()).unwrap_or("unknown"),
+                    os.pretty_name
+                        .as_deref()
+                        .or(os.name.as_deref())
+                        .unwrap_or("unknown"),
                     os.id.as_deref().unwrap_or("?"),
                     os.version_id.as_deref().unwrap_or("?"),
                     os.source
@@ -161,7 +180,10 @@ pub fn render_text(r: &Report) -> String {
             o,
             "  architecture: {}{}",
             g.arch.as_deref().unwrap_or("unknown"),
-            g.arch_evidence.first().map(|e| format!(" ({e})")).unwrap_or_default()
+            g.arch_evidence
+                .first()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
         );
         for k in &g.kernels {
             let virtio: Vec<String> = k.virtio.iter().map(|(m, s)| format!("{m} {s}")).collect();

@@ -81,12 +81,21 @@ fn size(i: &Inputs) -> Outcome {
     let remedy = "Shrink the guest's file systems and partitions below 400 GB, then the virtual disk: \
                   qemu-img resize --shrink IMAGE 400G (or rebuild the image on a smaller disk)";
     if v > MAX_GIB {
-        outcome(vec![Hit::new("The virtual disk is larger than 400 GB", remedy).at(&i.image.name, None, seen)])
+        outcome(vec![
+            Hit::new("The virtual disk is larger than 400 GB", remedy).at(
+                &i.image.name,
+                None,
+                seen,
+            ),
+        ])
     } else if v > MAX_GB {
         outcome(vec![
-            Hit::new("The virtual disk is above 400×10⁹ bytes: OCI's 400 GB limit may be decimal", remedy)
-                .at(&i.image.name, None, seen)
-                .level(Level::Warning),
+            Hit::new(
+                "The virtual disk is above 400×10⁹ bytes: OCI's 400 GB limit may be decimal",
+                remedy,
+            )
+            .at(&i.image.name, None, seen)
+            .level(Level::Warning),
         ])
     } else {
         Outcome::Pass
@@ -99,7 +108,11 @@ fn standalone(i: &Inputs) -> Outcome {
     if let Some(b) = &i.image.backing_file {
         let mut detail = format!(
             "backing file \"{b}\"{}",
-            i.image.backing_format.as_ref().map(|f| format!(" (format {f})")).unwrap_or_default()
+            i.image
+                .backing_format
+                .as_ref()
+                .map(|f| format!(" (format {f})"))
+                .unwrap_or_default()
         );
         if i.image.missing_backing_bytes > 0 {
             detail.push_str(&format!(
@@ -122,7 +135,10 @@ fn standalone(i: &Inputs) -> Outcome {
         hits.push(
             Hit::new(
                 "The QCOW2 image keeps its data in an external data file",
-                format!("qemu-img convert -p -O qcow2 {name} {}-standalone.qcow2", stem(name)),
+                format!(
+                    "qemu-img convert -p -O qcow2 {name} {}-standalone.qcow2",
+                    stem(name)
+                ),
             )
             .at("qcow2 header", None, format!("external data file \"{d}\"")),
         );

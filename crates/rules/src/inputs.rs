@@ -1,6 +1,8 @@
 //! Everything the rules look at, gathered by the inspection before any rule runs.
 
-use preflight_facts::{arch::ArchFact, kernels::KernelsFact, os::OsInfo, ssh_keys, sshd::SshdConfig, users::UsersFact};
+use preflight_facts::{
+    arch::ArchFact, kernels::KernelsFact, os::OsInfo, ssh_keys, sshd::SshdConfig, users::UsersFact,
+};
 
 pub struct Inputs {
     pub image: ImageFacts,

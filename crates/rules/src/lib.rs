@@ -8,8 +8,8 @@ mod accounts;
 mod image;
 mod inputs;
 mod mode;
-mod ssh;
 mod sources;
+mod ssh;
 
 pub use inputs::{DiskFacts, FstabFact, FstabState, GuestFacts, ImageFacts, Inputs, VolumeFacts};
 pub use mode::recommend;
@@ -27,11 +27,25 @@ pub struct Hit {
 
 impl Hit {
     pub fn new(title: impl Into<String>, remedy: impl Into<String>) -> Hit {
-        Hit { title: title.into(), evidence: Vec::new(), remedy: remedy.into(), level: None }
+        Hit {
+            title: title.into(),
+            evidence: Vec::new(),
+            remedy: remedy.into(),
+            level: None,
+        }
     }
 
-    pub fn at(mut self, path: impl Into<String>, line: Option<u32>, detail: impl Into<String>) -> Hit {
-        self.evidence.push(Evidence { path: path.into(), line, detail: detail.into() });
+    pub fn at(
+        mut self,
+        path: impl Into<String>,
+        line: Option<u32>,
+        detail: impl Into<String>,
+    ) -> Hit {
+        self.evidence.push(Evidence {
+            path: path.into(),
+            line,
+            detail: detail.into(),
+        });
         self
     }
 
@@ -99,10 +113,16 @@ pub fn evaluate(inputs: &Inputs) -> (Vec<Finding>, Vec<NotEvaluated>) {
 pub(crate) fn need_guest(inputs: &Inputs) -> Result<&GuestFacts, Outcome> {
     match &inputs.guest {
         Ok(g) => Ok(g),
-        Err(why) => Err(Outcome::NotEvaluated(format!("the guest file system could not be read: {why}"))),
+        Err(why) => Err(Outcome::NotEvaluated(format!(
+            "the guest file system could not be read: {why}"
+        ))),
     }
 }
 
 pub(crate) fn outcome(hits: Vec<Hit>) -> Outcome {
-    if hits.is_empty() { Outcome::Pass } else { Outcome::Hits(hits) }
+    if hits.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Hits(hits)
+    }
 }

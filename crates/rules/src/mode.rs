@@ -20,32 +20,52 @@ pub fn recommend(i: &Inputs) -> Recommendation {
 
     let launch_mode = match &i.guest {
         Err(why) => {
-            reasons.push(format!("launch mode undecided: the guest could not be inspected ({why})"));
+            reasons.push(format!(
+                "launch mode undecided: the guest could not be inspected ({why})"
+            ));
             None
         }
         Ok(g) => match g.kernels.default_candidate() {
             None => {
-                reasons.push("launch mode undecided: no Linux kernel found in /boot or /lib/modules".into());
+                reasons.push(
+                    "launch mode undecided: no Linux kernel found in /boot or /lib/modules".into(),
+                );
                 None
             }
             Some(k) => {
-                let from = k.image.as_deref().or(k.modules_dir.as_deref()).unwrap_or("?");
+                let from = k
+                    .image
+                    .as_deref()
+                    .or(k.modules_dir.as_deref())
+                    .unwrap_or("?");
                 let recent = k.version_at_least(3, 4);
                 reasons.push(format!(
                     "kernel {} ({from}) is {} 3.4{}",
                     k.version,
                     if recent { "≥" } else { "older than" },
-                    if g.kernels.kernels.len() > 1 { "; newest of the installed kernels, taken as the default" } else { "" }
+                    if g.kernels.kernels.len() > 1 {
+                        "; newest of the installed kernels, taken as the default"
+                    } else {
+                        ""
+                    }
                 ));
                 let mut missing = Vec::new();
                 for (name, d) in k.virtio.iter() {
                     if !PV_DRIVERS.contains(&name) {
                         continue;
                     }
-                    let by = d.decided_by.as_ref().map(|p| format!(" ({p})")).unwrap_or_default();
+                    let by = d
+                        .decided_by
+                        .as_ref()
+                        .map(|p| format!(" ({p})"))
+                        .unwrap_or_default();
                     match &d.status {
-                        DriverStatus::Builtin => reasons.push(format!("{name} is built into the kernel{by}")),
-                        DriverStatus::Module { path } => reasons.push(format!("{name} is a module: {path}")),
+                        DriverStatus::Builtin => {
+                            reasons.push(format!("{name} is built into the kernel{by}"))
+                        }
+                        DriverStatus::Module { path } => {
+                            reasons.push(format!("{name} is a module: {path}"))
+                        }
                         DriverStatus::Absent => {
                             missing.push(name);
                             reasons.push(format!("{name} is missing{by}"));
@@ -68,7 +88,11 @@ pub fn recommend(i: &Inputs) -> Recommendation {
             }
         },
     };
-    Recommendation { launch_mode: launch_mode.map(String::from), firmware, reasons }
+    Recommendation {
+        launch_mode: launch_mode.map(String::from),
+        firmware,
+        reasons,
+    }
 }
 
 fn firmware(i: &Inputs, arch: Option<&Arch>, reasons: &mut Vec<String>) -> Vec<String> {

@@ -53,22 +53,37 @@ fn host_keys(i: &Inputs) -> Outcome {
         return Outcome::Pass;
     }
     let mut hit = Hit::new(
-        format!("{} SSH host key file(s) ship in the image: every instance would share them", g.host_keys.keys.len()),
+        format!(
+            "{} SSH host key file(s) ship in the image: every instance would share them",
+            g.host_keys.keys.len()
+        ),
         "Delete them as the last step before capturing the image: rm -f /etc/ssh/ssh_host_*\n\
          They are generated again at first boot (cloud-init's ssh_deletekeys/ssh_genkeytypes, \
          or the distribution's sshd-keygen service / `ssh-keygen -A`).",
     );
     for k in &g.host_keys.keys {
         let detail = match k.kind {
-            KeyFileKind::Private => format!("private key ({})", k.pem_label.as_deref().unwrap_or("unknown format")),
+            KeyFileKind::Private => format!(
+                "private key ({})",
+                k.pem_label.as_deref().unwrap_or("unknown format")
+            ),
             KeyFileKind::Public => format!(
                 "public key {} {}{}",
                 k.key_type.as_deref().unwrap_or("?"),
                 k.fingerprint.as_deref().unwrap_or(""),
-                k.comment.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
+                k.comment
+                    .as_ref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default()
             ),
             KeyFileKind::Unrecognised => {
-                format!("host key file{}", k.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())
+                format!(
+                    "host key file{}",
+                    k.error
+                        .as_ref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
+                )
             }
         };
         hit = hit.at(&k.path, None, detail);
@@ -92,7 +107,12 @@ fn authorized_keys(i: &Inputs) -> Outcome {
             continue;
         }
         let mut hit = Hit::new(
-            format!("{} holds {} key(s) (user {})", f.path, f.entries.len(), f.users.join(", ")),
+            format!(
+                "{} holds {} key(s) (user {})",
+                f.path,
+                f.entries.len(),
+                f.users.join(", ")
+            ),
             format!(
                 "Remove the keys before capturing the image: rm -f {}\n\
                  Customers' keys are installed at launch by cloud-init from the instance metadata.",
@@ -109,7 +129,9 @@ fn authorized_keys(i: &Inputs) -> Outcome {
                 detail.push_str(&format!(" ({c})"));
             }
             if e.forces_refusal() {
-                detail.push_str(" — forced command refusing the login (as cloud-init's disable_root writes it)");
+                detail.push_str(
+                    " — forced command refusing the login (as cloud-init's disable_root writes it)",
+                );
             }
             if let Some(err) = &e.error {
                 detail.push_str(&format!(" — sshd would ignore this line: {err}"));
@@ -122,7 +144,10 @@ fn authorized_keys(i: &Inputs) -> Outcome {
         hits.push(hit);
     }
     if hits.is_empty() && !unreadable.is_empty() {
-        return Outcome::NotEvaluated(format!("some authorized_keys files could not be read: {}", unreadable.join("; ")));
+        return Outcome::NotEvaluated(format!(
+            "some authorized_keys files could not be read: {}",
+            unreadable.join("; ")
+        ));
     }
     outcome(hits)
 }
@@ -130,7 +155,11 @@ fn authorized_keys(i: &Inputs) -> Outcome {
 fn describe(keyword: &str, s: &Setting) -> (String, Option<u32>, String) {
     match s.provenance() {
         Some(p) => (p.path.clone(), p.line, format!("{keyword} {}", s.raw)),
-        None => ("/etc/ssh/sshd_config".into(), None, format!("{keyword} not set: OpenSSH's default is {}", s.value)),
+        None => (
+            "/etc/ssh/sshd_config".into(),
+            None,
+            format!("{keyword} not set: OpenSSH's default is {}", s.value),
+        ),
     }
 }
 
@@ -143,10 +172,15 @@ fn where_to_set(cfg: &SshdConfig, keyword: &str, s: &Setting) -> String {
             p.path
         ),
         None => {
-            let drop_in = cfg.files_read.iter().any(|f| f.starts_with("/etc/ssh/sshd_config.d/"))
+            let drop_in = cfg
+                .files_read
+                .iter()
+                .any(|f| f.starts_with("/etc/ssh/sshd_config.d/"))
                 || cfg.settings.contains_key("Include");
             if drop_in {
-                format!("add `{keyword}` in a drop-in read before the others, e.g. /etc/ssh/sshd_config.d/00-marketplace.conf, or at the top of /etc/ssh/sshd_config")
+                format!(
+                    "add `{keyword}` in a drop-in read before the others, e.g. /etc/ssh/sshd_config.d/00-marketplace.conf, or at the top of /etc/ssh/sshd_config"
+                )
             } else {
                 "add it at the top of /etc/ssh/sshd_config".to_string()
             }
@@ -167,9 +201,15 @@ fn root_login(i: &Inputs) -> Outcome {
         }
     }
     // Alternative 3: every key root has forces a refusal (how cloud-init disables root).
-    let root_files: Vec<_> = g.authorized_keys.iter().filter(|f| f.users.iter().any(|u| u == "root")).collect();
+    let root_files: Vec<_> = g
+        .authorized_keys
+        .iter()
+        .filter(|f| f.users.iter().any(|u| u == "root"))
+        .collect();
     if !root_files.is_empty()
-        && root_files.iter().all(|f| f.error.is_none() && f.every_key_forces_refusal() && !f.entries.is_empty())
+        && root_files
+            .iter()
+            .all(|f| f.error.is_none() && f.every_key_forces_refusal() && !f.entries.is_empty())
     {
         return Outcome::Pass;
     }
@@ -186,7 +226,10 @@ fn root_login(i: &Inputs) -> Outcome {
         return if g.sshd.complete {
             Outcome::Pass
         } else {
-            Outcome::NotEvaluated(format!("the sshd configuration could not be read completely: {}", g.sshd.warnings.join("; ")))
+            Outcome::NotEvaluated(format!(
+                "the sshd configuration could not be read completely: {}",
+                g.sshd.warnings.join("; ")
+            ))
         };
     }
     let global = g.sshd.effective("PermitRootLogin");
@@ -198,7 +241,11 @@ fn root_login(i: &Inputs) -> Outcome {
         ),
     );
     if let Some(r) = root {
-        hit = hit.at(&r.provenance.path, r.provenance.line, format!("root's shell is {}", r.shell));
+        hit = hit.at(
+            &r.provenance.path,
+            r.provenance.line,
+            format!("root's shell is {}", r.shell),
+        );
     }
     for (s, m) in allowing {
         let (path, line, mut detail) = describe("PermitRootLogin", s);
@@ -216,7 +263,13 @@ fn root_login(i: &Inputs) -> Outcome {
 fn root_groups(g: &GuestFacts) -> Vec<String> {
     g.users
         .user("root")
-        .map(|u| g.users.groups_of(u).into_iter().map(|gr| gr.name.clone()).collect())
+        .map(|u| {
+            g.users
+                .groups_of(u)
+                .into_iter()
+                .map(|gr| gr.name.clone())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -231,7 +284,10 @@ fn password_auth(i: &Inputs) -> Outcome {
     let mut hits = Vec::new();
     for (keyword, meaning) in [
         ("PasswordAuthentication", "sshd accepts passwords"),
-        ("KbdInteractiveAuthentication", "sshd accepts keyboard-interactive logins (passwords through PAM)"),
+        (
+            "KbdInteractiveAuthentication",
+            "sshd accepts keyboard-interactive logins (passwords through PAM)",
+        ),
         ("PermitEmptyPasswords", "sshd accepts empty passwords"),
     ] {
         let global = g.sshd.effective(keyword);
@@ -243,8 +299,16 @@ fn password_auth(i: &Inputs) -> Outcome {
             if let Some(s) = block.settings.get(keyword) {
                 if s.value != "no" {
                     let (path, line, detail) = describe(keyword, s);
-                    let m = g.sshd.match_ref(idx).map(|m| m.to_string()).unwrap_or_default();
-                    evidence.push((path, line, format!("{detail} — for connections matching {m}")));
+                    let m = g
+                        .sshd
+                        .match_ref(idx)
+                        .map(|m| m.to_string())
+                        .unwrap_or_default();
+                    evidence.push((
+                        path,
+                        line,
+                        format!("{detail} — for connections matching {m}"),
+                    ));
                 }
             }
         }
@@ -253,7 +317,10 @@ fn password_auth(i: &Inputs) -> Outcome {
         }
         let mut hit = Hit::new(
             meaning.to_string(),
-            format!("Set `{keyword} no`: {}", where_to_set(&g.sshd, &format!("{keyword} no"), &global)),
+            format!(
+                "Set `{keyword} no`: {}",
+                where_to_set(&g.sshd, &format!("{keyword} no"), &global)
+            ),
         );
         for (path, line, detail) in evidence {
             hit = hit.at(path, line, detail);
@@ -261,7 +328,10 @@ fn password_auth(i: &Inputs) -> Outcome {
         hits.push(hit);
     }
     if hits.is_empty() && !g.sshd.complete {
-        return Outcome::NotEvaluated(format!("the sshd configuration could not be read completely: {}", g.sshd.warnings.join("; ")));
+        return Outcome::NotEvaluated(format!(
+            "the sshd configuration could not be read completely: {}",
+            g.sshd.warnings.join("; ")
+        ));
     }
     outcome(hits)
 }

@@ -13,7 +13,9 @@ pub fn deflate(input: &[u8], cluster: usize) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("deflate stream is invalid: {e}"))?;
     let produced = d.total_out() as usize;
     if produced != cluster {
-        return Err(format!("deflate stream produced {produced} bytes instead of {cluster} ({status:?})"));
+        return Err(format!(
+            "deflate stream produced {produced} bytes instead of {cluster} ({status:?})"
+        ));
     }
     Ok(out)
 }
@@ -30,7 +32,9 @@ pub fn zstd(input: &[u8], cluster: usize) -> Result<Vec<u8>, String> {
         let mut dec = ruzstd::decoding::StreamingDecoder::new(&mut src)
             .map_err(|e| format!("zstd frame is invalid: {e}"))?;
         loop {
-            let n = dec.read(&mut out[filled..]).map_err(|e| format!("zstd data is invalid: {e}"))?;
+            let n = dec
+                .read(&mut out[filled..])
+                .map_err(|e| format!("zstd data is invalid: {e}"))?;
             if n == 0 {
                 break;
             }
@@ -40,5 +44,7 @@ pub fn zstd(input: &[u8], cluster: usize) -> Result<Vec<u8>, String> {
             }
         }
     }
-    Err(format!("zstd data produced {filled} bytes instead of {cluster}"))
+    Err(format!(
+        "zstd data produced {filled} bytes instead of {cluster}"
+    ))
 }

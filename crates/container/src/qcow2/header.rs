@@ -71,7 +71,10 @@ fn corrupt(offset: u64, message: impl Into<String>) -> ContainerError {
 pub fn parse(file: &dyn ByteSource) -> Result<(Header, Qcow2Info, Vec<String>), ContainerError> {
     let file_len = file.len();
     if file_len < V2_HEADER_LEN as u64 {
-        return Err(corrupt(0, format!("file is {file_len} bytes, shorter than a QCOW2 header")));
+        return Err(corrupt(
+            0,
+            format!("file is {file_len} bytes, shorter than a QCOW2 header"),
+        ));
     }
     let mut fixed = [0u8; V3_MIN_HEADER_LEN];
     let n = (file_len.min(V3_MIN_HEADER_LEN as u64)) as usize;
@@ -87,7 +90,10 @@ pub fn parse(file: &dyn ByteSource) -> Result<(Header, Qcow2Info, Vec<String>), 
     }
     let cluster_bits = be::u32(b, 20);
     if !(MIN_CLUSTER_BITS..=MAX_CLUSTER_BITS).contains(&cluster_bits) {
-        return Err(corrupt(20, format!("cluster_bits {cluster_bits} outside 9..=21")));
+        return Err(corrupt(
+            20,
+            format!("cluster_bits {cluster_bits} outside 9..=21"),
+        ));
     }
     let cluster_size = 1u64 << cluster_bits;
     let mut h = Header {
@@ -114,8 +120,12 @@ pub fn parse(file: &dyn ByteSource) -> Result<(Header, Qcow2Info, Vec<String>), 
         h.compatible = be::u64(b, 80);
         h.refcount_order = be::u32(b, 96);
         header_len = be::u32(b, 100) as usize;
-        if header_len < V3_MIN_HEADER_LEN || header_len % 8 != 0 || header_len as u64 > cluster_size {
-            return Err(corrupt(100, format!("header_length {header_len} is invalid")));
+        if header_len < V3_MIN_HEADER_LEN || header_len % 8 != 0 || header_len as u64 > cluster_size
+        {
+            return Err(corrupt(
+                100,
+                format!("header_length {header_len} is invalid"),
+            ));
         }
         if header_len > V3_MIN_HEADER_LEN {
             let mut ct = [0u8; 1];
@@ -144,7 +154,10 @@ pub fn parse(file: &dyn ByteSource) -> Result<(Header, Qcow2Info, Vec<String>), 
         }
         let data_off = off + 8;
         if data_off + len > ext_end {
-            return Err(corrupt(off, format!("header extension 0x{ty:08x} of {len} bytes overruns the first cluster")));
+            return Err(corrupt(
+                off,
+                format!("header extension 0x{ty:08x} of {len} bytes overruns the first cluster"),
+            ));
         }
         let data = read_vec(file, data_off, len, cluster_size)?;
         match ty {
@@ -168,16 +181,24 @@ pub fn parse(file: &dyn ByteSource) -> Result<(Header, Qcow2Info, Vec<String>), 
                 feature_names
                     .iter()
                     .find(|(ty, b, _)| *ty == 0 && *b == bit)
-                    .map_or(format!("bit {bit}"), |(_, _, name)| format!("\"{name}\" (bit {bit})"))
+                    .map_or(format!("bit {bit}"), |(_, _, name)| {
+                        format!("\"{name}\" (bit {bit})")
+                    })
             })
             .collect();
         return Err(ContainerError::Unsupported {
             format: Format::Qcow2,
-            message: format!("QCOW2 image uses incompatible features this reader does not know: {}", names.join(", ")),
+            message: format!(
+                "QCOW2 image uses incompatible features this reader does not know: {}",
+                names.join(", ")
+            ),
         });
     }
     if h.incompatible & INCOMPAT_COMPRESSION == 0 && h.compression_type != 0 {
-        return Err(corrupt(104, "compression type set without the compression-type feature bit"));
+        return Err(corrupt(
+            104,
+            "compression type set without the compression-type feature bit",
+        ));
     }
     let compression_type = match h.compression_type {
         0 => "zlib",
@@ -190,33 +211,68 @@ pub fn parse(file: &dyn ByteSource) -> Result<(Header, Qcow2Info, Vec<String>), 
         }
     };
     if h.refcount_order > 6 {
-        return Err(corrupt(96, format!("refcount_order {} above 6", h.refcount_order)));
+        return Err(corrupt(
+            96,
+            format!("refcount_order {} above 6", h.refcount_order),
+        ));
     }
     // QEMU allows virtual sizes up to 2^61 bytes; more is certainly garbage.
     if h.size > 1 << 61 {
-        return Err(corrupt(24, format!("virtual size {} is beyond what QCOW2 allows", h.size)));
+        return Err(corrupt(
+            24,
+            format!("virtual size {} is beyond what QCOW2 allows", h.size),
+        ));
     }
     let l2_entry = if h.extended_l2() { 16 } else { 8 };
     let l2_entries = cluster_size / l2_entry;
     let needed_l1 = h.size.div_ceil(cluster_size).div_ceil(l2_entries);
     if (h.l1_size as u64) < needed_l1 {
-        return Err(corrupt(36, format!("L1 table has {} entries, {needed_l1} are needed for the virtual size", h.l1_size)));
+        return Err(corrupt(
+            36,
+            format!(
+                "L1 table has {} entries, {needed_l1} are needed for the virtual size",
+                h.l1_size
+            ),
+        ));
     }
     if h.l1_size as u64 * 8 > MAX_L1_BYTES {
-        return Err(corrupt(36, format!("L1 table of {} entries exceeds 32 MiB", h.l1_size)));
+        return Err(corrupt(
+            36,
+            format!("L1 table of {} entries exceeds 32 MiB", h.l1_size),
+        ));
     }
     if h.l1_size > 0 && h.l1_table_offset % cluster_size != 0 {
-        return Err(corrupt(40, format!("L1 table offset {} is not cluster-aligned", h.l1_table_offset)));
+        return Err(corrupt(
+            40,
+            format!(
+                "L1 table offset {} is not cluster-aligned",
+                h.l1_table_offset
+            ),
+        ));
     }
     if h.extended_l2() && cluster_bits < 14 {
-        return Err(corrupt(20, "extended L2 entries need clusters of at least 16 KiB"));
+        return Err(corrupt(
+            20,
+            "extended L2 entries need clusters of at least 16 KiB",
+        ));
     }
 
     let backing_file = if h.backing_file_offset != 0 {
         if h.backing_file_size == 0 || h.backing_file_size > MAX_BACKING_NAME {
-            return Err(corrupt(16, format!("backing file name length {} is invalid", h.backing_file_size)));
+            return Err(corrupt(
+                16,
+                format!(
+                    "backing file name length {} is invalid",
+                    h.backing_file_size
+                ),
+            ));
         }
-        let name = read_vec(file, h.backing_file_offset, h.backing_file_size as u64, MAX_BACKING_NAME as u64)?;
+        let name = read_vec(
+            file,
+            h.backing_file_offset,
+            h.backing_file_size as u64,
+            MAX_BACKING_NAME as u64,
+        )?;
         Some(text(&name))
     } else {
         None
@@ -233,7 +289,11 @@ pub fn parse(file: &dyn ByteSource) -> Result<(Header, Qcow2Info, Vec<String>), 
 
     let info = Qcow2Info {
         version,
-        compat: if version == 2 { "0.10".into() } else { "1.1".into() },
+        compat: if version == 2 {
+            "0.10".into()
+        } else {
+            "1.1".into()
+        },
         cluster_size,
         compression_type: compression_type.into(),
         extended_l2: h.extended_l2(),
@@ -261,13 +321,19 @@ pub fn parse(file: &dyn ByteSource) -> Result<(Header, Qcow2Info, Vec<String>), 
 }
 
 /// The snapshot table (qcow2.txt, "Snapshots"): only ids and names, for the evidence.
-fn read_snapshot_names(file: &dyn ByteSource, h: &Header, warnings: &mut Vec<String>) -> Vec<SnapshotInfo> {
+fn read_snapshot_names(
+    file: &dyn ByteSource,
+    h: &Header,
+    warnings: &mut Vec<String>,
+) -> Vec<SnapshotInfo> {
     let mut out = Vec::new();
     let mut off = h.snapshots_offset;
     for _ in 0..h.nb_snapshots.min(MAX_LISTED_SNAPSHOTS) {
         let mut fixed = [0u8; 40];
         if file.read_at(off, &mut fixed).is_err() {
-            warnings.push(format!("the snapshot table at offset {off} could not be read"));
+            warnings.push(format!(
+                "the snapshot table at offset {off} could not be read"
+            ));
             break;
         }
         let id_len = be::u16(&fixed, 12) as u64;
@@ -281,7 +347,10 @@ fn read_snapshot_names(file: &dyn ByteSource, h: &Header, warnings: &mut Vec<Str
             warnings.push(format!("snapshot entry at offset {off} is truncated"));
             break;
         };
-        out.push(SnapshotInfo { id: text(&id), name: text(&name) });
+        out.push(SnapshotInfo {
+            id: text(&id),
+            name: text(&name),
+        });
         off = (id_off + id_len + name_len).div_ceil(8) * 8;
     }
     out

@@ -8,22 +8,35 @@ pub struct Lru<V> {
 
 impl<V: Clone> Lru<V> {
     pub fn new(slots: usize) -> Self {
-        Lru { slots: slots.max(1), tick: 0, items: Vec::new() }
+        Lru {
+            slots: slots.max(1),
+            tick: 0,
+            items: Vec::new(),
+        }
     }
 
     pub fn get(&mut self, key: u64) -> Option<V> {
         self.tick += 1;
         let tick = self.tick;
-        self.items.iter_mut().find(|(k, _, _)| *k == key).map(|(_, used, v)| {
-            *used = tick;
-            v.clone()
-        })
+        self.items
+            .iter_mut()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, used, v)| {
+                *used = tick;
+                v.clone()
+            })
     }
 
     pub fn put(&mut self, key: u64, value: V) {
         self.tick += 1;
         if self.items.len() >= self.slots {
-            if let Some(oldest) = self.items.iter().enumerate().min_by_key(|(_, (_, used, _))| *used).map(|(i, _)| i) {
+            if let Some(oldest) = self
+                .items
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (_, used, _))| *used)
+                .map(|(i, _)| i)
+            {
                 self.items.swap_remove(oldest);
             }
         }

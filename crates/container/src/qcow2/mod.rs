@@ -55,14 +55,29 @@ pub struct Qcow2 {
 impl Qcow2 {
     pub fn open(file: Source) -> Result<Qcow2, ContainerError> {
         let (h, info, warnings) = header::parse(&*file)?;
-        let l1_bytes = read_vec(&*file, h.l1_table_offset, h.l1_size as u64 * 8, header::MAX_L1_BYTES)
-            .map_err(|e| ContainerError::corrupt(Format::Qcow2, h.l1_table_offset, format!("L1 table unreadable: {e}")))?;
+        let l1_bytes = read_vec(
+            &*file,
+            h.l1_table_offset,
+            h.l1_size as u64 * 8,
+            header::MAX_L1_BYTES,
+        )
+        .map_err(|e| {
+            ContainerError::corrupt(
+                Format::Qcow2,
+                h.l1_table_offset,
+                format!("L1 table unreadable: {e}"),
+            )
+        })?;
         let l1 = l1_bytes.chunks_exact(8).map(|c| be::u64(c, 0)).collect();
         let unreadable = if let Some(method) = &info.encryption {
-            Some(format!("the disk data is encrypted ({method}); its contents cannot be inspected"))
+            Some(format!(
+                "the disk data is encrypted ({method}); its contents cannot be inspected"
+            ))
         } else {
             info.external_data_file.as_ref().map(|name| {
-                format!("the disk data is stored in an external data file ({name}), not in this image")
+                format!(
+                    "the disk data is stored in an external data file ({name}), not in this image"
+                )
             })
         };
         let slots = (CACHE_BYTES / h.cluster_size()).max(4) as usize;
@@ -105,9 +120,9 @@ impl Qcow2 {
             return Ok(t);
         }
         let mut table = vec![0u8; self.h.cluster_size() as usize];
-        self.file.read_at(offset, &mut table).map_err(|e| {
-            IoError::corrupt(LAYER, offset, format!("L2 table unreadable: {e}"))
-        })?;
+        self.file
+            .read_at(offset, &mut table)
+            .map_err(|e| IoError::corrupt(LAYER, offset, format!("L2 table unreadable: {e}")))?;
         let table = Arc::new(table);
         cache.put(offset, Arc::clone(&table));
         Ok(table)
@@ -131,7 +146,11 @@ impl Qcow2 {
             return Ok((Mapping::Unallocated, to_cluster_end));
         }
         if l2_off & (csize - 1) != 0 {
-            return Err(IoError::corrupt(LAYER, self.h.l1_table_offset + l1_index as u64 * 8, format!("L1 entry {l1_index} points to unaligned L2 table offset {l2_off}")));
+            return Err(IoError::corrupt(
+                LAYER,
+                self.h.l1_table_offset + l1_index as u64 * 8,
+                format!("L1 entry {l1_index} points to unaligned L2 table offset {l2_off}"),
+            ));
         }
         let table = self.l2_table(l2_off)?;
         let at = (l2_index * self.l2_entry_size()) as usize;
@@ -143,7 +162,11 @@ impl Qcow2 {
         }
         let host = entry & OFFSET_MASK;
         if host & (csize - 1) != 0 {
-            return Err(IoError::corrupt(LAYER, entry_pos, format!("L2 entry points to unaligned data offset {host}")));
+            return Err(IoError::corrupt(
+                LAYER,
+                entry_pos,
+                format!("L2 entry points to unaligned data offset {host}"),
+            ));
         }
         if !self.h.extended_l2() {
             let mapping = if entry & 1 != 0 {
@@ -163,7 +186,11 @@ impl Qcow2 {
         let to_sc_end = sc_size - (in_cluster % sc_size);
         let mapping = if bitmap & (1 << sc) != 0 {
             if host == 0 {
-                return Err(IoError::corrupt(LAYER, entry_pos, "subcluster marked allocated in a cluster with no host offset"));
+                return Err(IoError::corrupt(
+                    LAYER,
+                    entry_pos,
+                    "subcluster marked allocated in a cluster with no host offset",
+                ));
             }
             Mapping::Data(host + in_cluster)
         } else if bitmap & (1 << (32 + sc)) != 0 {
@@ -186,7 +213,13 @@ impl Qcow2 {
         let sectors = ((entry >> x) & ((1u64 << (cbits - 8)) - 1)) + 1;
         let len = (sectors * 512 - (host & 511)).min(self.file.len().saturating_sub(host));
         if len == 0 {
-            return Err(IoError::corrupt(LAYER, host, format!("compressed cluster for guest offset {pos} lies beyond the end of the file")));
+            return Err(IoError::corrupt(
+                LAYER,
+                host,
+                format!(
+                    "compressed cluster for guest offset {pos} lies beyond the end of the file"
+                ),
+            ));
         }
         let mut input = vec![0u8; len as usize];
         self.file.read_at(host, &mut input)?;
@@ -194,7 +227,13 @@ impl Qcow2 {
             1 => decompress::zstd(&input, self.h.cluster_size() as usize),
             _ => decompress::deflate(&input, self.h.cluster_size() as usize),
         }
-        .map_err(|why| IoError::corrupt(LAYER, host, format!("compressed cluster for guest offset {pos}: {why}")))?;
+        .map_err(|why| {
+            IoError::corrupt(
+                LAYER,
+                host,
+                format!("compressed cluster for guest offset {pos}: {why}"),
+            )
+        })?;
         let out = Arc::new(out);
         cache.put(entry, Arc::clone(&out));
         Ok(out)
@@ -209,7 +248,10 @@ impl ByteSource for Qcow2 {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), IoError> {
         check_bounds(offset, buf.len(), self.h.size)?;
         if let Some(why) = &self.unreadable {
-            return Err(IoError::Unavailable { layer: LAYER, message: why.clone() });
+            return Err(IoError::Unavailable {
+                layer: LAYER,
+                message: why.clone(),
+            });
         }
         let mut done = 0usize;
         while done < buf.len() {

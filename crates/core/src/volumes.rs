@@ -1,0 +1,215 @@
+//! The disk's volumes: partition table, what each volume holds, and the file systems we can
+//! open. Failures become notes on the volume; nothing here stops the inspection.
+
+use std::sync::Arc;
+
+use preflight_fs::{Ext4Fs, FileSystem};
+use preflight_guest::{GuestError, Readable, VolumeIdentity};
+use preflight_io::{IoError, Source};
+use preflight_report as report;
+use preflight_rules::{DiskFacts, VolumeFacts};
+use preflight_volume::{
+    Partition, PartitionTable, ProbeKind, Scheme, VolumeError, probe, read_partitions,
+};
+
+const ESP_GPT: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
+const BIOS_BOOT_GPT: &str = "21686148-6449-6e6f-744e-656564454649";
+
+pub struct Volumes {
+    pub table: Option<report::PartitionTable>,
+    pub disk: DiskFacts,
+    pub facts: Vec<VolumeFacts>,
+    pub identities: Vec<VolumeIdentity>,
+    pub readable: Vec<Readable>,
+    pub report: Vec<report::Volume>,
+    /// The virtual disk cannot be read at all (encrypted, data in an external file, …).
+    pub disk_unreadable: Option<String>,
+}
+
+pub fn read(disk: &Source, notes: &mut Vec<String>) -> Volumes {
+    let mut out = Volumes {
+        table: None,
+        disk: DiskFacts {
+            scheme: "unreadable".into(),
+            ..DiskFacts::default()
+        },
+        facts: Vec::new(),
+        identities: Vec::new(),
+        readable: Vec::new(),
+        report: Vec::new(),
+        disk_unreadable: None,
+    };
+    let table = match read_partitions(disk) {
+        Ok(t) => t,
+        Err(VolumeError::Io(IoError::Unavailable { message, .. })) => {
+            out.disk_unreadable = Some(message);
+            return out;
+        }
+        Err(e) => {
+            let why = e.to_string();
+            notes.push(format!("the partition table could not be read: {why}"));
+            out.disk_unreadable = Some(format!("the partition table could not be read: {why}"));
+            return out;
+        }
+    };
+    out.disk = disk_facts(&table);
+    out.table = Some(report::PartitionTable {
+        scheme: out.disk.scheme.clone(),
+        sector_size: u64::from(table.sector_size),
+        disk_id: table.disk_id.clone(),
+        diagnostics: table.diagnostics.clone(),
+    });
+
+    let volumes: Vec<(Option<&Partition>, Source)> = if table.scheme == Scheme::None {
+        vec![(None, Arc::clone(disk))]
+    } else {
+        table
+            .partitions
+            .iter()
+            .filter(|p| !p.is_extended())
+            .map(|p| (Some(p), p.source(disk)))
+            .collect()
+    };
+    for (index, (part, source)) in volumes.into_iter().enumerate() {
+        open_volume(index, part, source, &mut out, notes);
+    }
+    for (i, v) in out.report.iter().enumerate() {
+        if matches!(v.partition_type.as_deref(), Some(ESP_GPT) | Some("0xef")) {
+            out.disk.esp_volumes.push(i);
+        }
+    }
+    out
+}
+
+fn disk_facts(t: &PartitionTable) -> DiskFacts {
+    DiskFacts {
+        scheme: match t.scheme {
+            Scheme::Mbr => "mbr",
+            Scheme::Gpt => "gpt",
+            Scheme::None => "none",
+        }
+        .into(),
+        mbr_boot_code: t.mbr_boot_code.present,
+        mbr_grub: t.mbr_boot_code.grub,
+        bios_boot_partition: t.partitions.iter().any(|p| p.type_id == BIOS_BOOT_GPT),
+        esp_volumes: Vec::new(),
+    }
+}
+
+fn open_volume(
+    index: usize,
+    part: Option<&Partition>,
+    source: Source,
+    out: &mut Volumes,
+    notes: &mut Vec<String>,
+) {
+    let name = match part {
+        Some(p) => format!("partition {}", p.number),
+        None => "whole disk".to_string(),
+    };
+    let mut vol = report::Volume {
+        index,
+        kind: if part.is_some() { "partition" } else { "disk" }.into(),
+        number: part.map(|p| p.number),
+        start: part.map_or(0, |p| p.start),
+        size: source.len(),
+        partition_type: part.map(|p| p.type_id.clone()),
+        partition_type_name: part.and_then(|p| p.type_name.clone()),
+        part_uuid: part.and_then(|p| p.uuid.clone()),
+        part_label: part.and_then(|p| p.name.clone()),
+        ..report::Volume::default()
+    };
+    let probed = match probe(&*source) {
+        Ok(p) => p,
+        Err(e) => {
+            vol.note = Some(format!("unreadable: {e}"));
+            notes.push(format!("{name} could not be read: {e}"));
+            push(out, vol, &name, false);
+            return;
+        }
+    };
+    let kind = probed.kind;
+    if probed.is_known() {
+        vol.content = Some(probed.name.clone());
+        vol.uuid = probed.uuid.clone();
+        vol.label = probed.label.clone();
+    }
+    let fs: Option<Arc<dyn FileSystem>> = match kind {
+        ProbeKind::Ext2 | ProbeKind::Ext3 | ProbeKind::Ext4 => {
+            match Ext4Fs::open(Arc::clone(&source)) {
+                Ok(fs) => Some(Arc::new(fs)),
+                Err(e) => {
+                    vol.note = Some(format!(
+                        "{} file system could not be opened: {e}",
+                        probed.name
+                    ));
+                    notes.push(format!(
+                        "{name}: the {} file system could not be opened: {e}",
+                        probed.name
+                    ));
+                    None
+                }
+            }
+        }
+        ProbeKind::Unknown | ProbeKind::Swap | ProbeKind::SwapSuspend => None,
+        _ => {
+            vol.note = Some(format!(
+                "{} is not readable by this version of Preflight yet",
+                probed.name
+            ));
+            None
+        }
+    };
+    out.identities.push(VolumeIdentity {
+        index,
+        fs_type: vol.content.clone(),
+        uuid: vol.uuid.clone(),
+        label: vol.label.clone(),
+        part_uuid: vol.part_uuid.clone(),
+        part_label: vol.part_label.clone(),
+        part_number: vol.number,
+    });
+    vol.readable = fs.is_some();
+    if let Some(fs) = fs {
+        out.readable.push(Readable { volume: index, fs });
+    }
+    push(out, vol, &name, probed.encrypted);
+}
+
+fn push(out: &mut Volumes, vol: report::Volume, name: &str, encrypted: bool) {
+    out.facts.push(VolumeFacts {
+        index: vol.index,
+        name: format!("volume {} ({name})", vol.index),
+        content: vol.content.clone(),
+        uuid: vol.uuid.clone(),
+        encrypted,
+    });
+    out.report.push(vol);
+}
+
+/// Why no guest: say what the volumes held, so "no root" is actionable.
+pub fn explain_no_root(e: &GuestError, volumes: &[report::Volume]) -> String {
+    let unreadable: Vec<String> = volumes
+        .iter()
+        .filter(|v| !v.readable && v.content.is_some())
+        .map(|v| {
+            format!(
+                "volume {} holds {}",
+                v.index,
+                v.content.as_deref().unwrap_or("?")
+            )
+        })
+        .collect();
+    let problems: Vec<String> = volumes
+        .iter()
+        .filter_map(|v| v.note.clone().map(|n| format!("volume {}: {n}", v.index)))
+        .collect();
+    let mut why = e.to_string();
+    if !unreadable.is_empty() {
+        why.push_str(&format!("; {} (not readable yet)", unreadable.join(", ")));
+    }
+    if !problems.is_empty() {
+        why.push_str(&format!("; {}", problems.join("; ")));
+    }
+    why
+}
