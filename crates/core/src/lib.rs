@@ -86,7 +86,6 @@ pub fn inspect(
         }
     };
     progress(Stage::Container);
-    #[allow(clippy::arc_with_non_send_sync)]
     // sources are single-threaded by design (a browser Blob)
     let file: preflight_io::Source = Arc::new(BlockCache::new(
         counting,

@@ -180,14 +180,14 @@ impl Guest {
         let mut mounts = Vec::new();
         for entry in entries {
             let outcome = outcome_for(&entry, root.volume, readable, identities);
-            if let MountOutcome::Mounted { volume } = outcome {
-                if let Some(r) = readable.iter().find(|r| r.volume == volume) {
-                    mounts.push(Mount {
-                        point: normalise_point(&entry.mount_point),
-                        volume,
-                        fs: Arc::clone(&r.fs),
-                    });
-                }
+            if let MountOutcome::Mounted { volume } = outcome
+                && let Some(r) = readable.iter().find(|r| r.volume == volume)
+            {
+                mounts.push(Mount {
+                    point: normalise_point(&entry.mount_point),
+                    volume,
+                    fs: Arc::clone(&r.fs),
+                });
             }
             results.push(MountResult { entry, outcome });
         }

@@ -23,10 +23,10 @@ impl Guest {
             if guest_path == m.point {
                 return (m, "/".into());
             }
-            if let Some(rest) = guest_path.strip_prefix(m.point.as_str()) {
-                if rest.starts_with('/') {
-                    return (m, rest.to_string());
-                }
+            if let Some(rest) = guest_path.strip_prefix(m.point.as_str())
+                && rest.starts_with('/')
+            {
+                return (m, rest.to_string());
             }
         }
         // The root mount is always present and matches everything.

@@ -15,7 +15,7 @@ const PV_DRIVERS: [&str; 3] = ["virtio_pci", "virtio_scsi", "virtio_net"];
 
 pub fn recommend(i: &Inputs) -> Recommendation {
     let mut reasons = Vec::new();
-    let arch = i.guest.as_ref().ok().and_then(|g| g.arch.arch.clone());
+    let arch = i.guest.as_ref().ok().and_then(|g| g.arch.arch);
     let firmware = firmware(i, arch.as_ref(), &mut reasons);
 
     let launch_mode = match &i.guest {

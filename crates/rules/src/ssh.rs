@@ -195,10 +195,8 @@ fn root_login(i: &Inputs) -> Outcome {
     };
     let root = g.users.user("root");
     // Alternative 1: root's shell refuses a session.
-    if let Some(r) = root {
-        if !r.shell_allows_login {
-            return Outcome::Pass;
-        }
+    if root.is_some_and(|r| !r.shell_allows_login) {
+        return Outcome::Pass;
     }
     // Alternative 3: every key root has forces a refusal (how cloud-init disables root).
     let root_files: Vec<_> = g
@@ -296,20 +294,18 @@ fn password_auth(i: &Inputs) -> Outcome {
             evidence.push(describe(keyword, &global));
         }
         for (idx, block) in g.sshd.match_blocks.iter().enumerate() {
-            if let Some(s) = block.settings.get(keyword) {
-                if s.value != "no" {
-                    let (path, line, detail) = describe(keyword, s);
-                    let m = g
-                        .sshd
-                        .match_ref(idx)
-                        .map(|m| m.to_string())
-                        .unwrap_or_default();
-                    evidence.push((
-                        path,
-                        line,
-                        format!("{detail} — for connections matching {m}"),
-                    ));
-                }
+            if let Some(s) = block.settings.get(keyword).filter(|s| s.value != "no") {
+                let (path, line, detail) = describe(keyword, s);
+                let m = g
+                    .sshd
+                    .match_ref(idx)
+                    .map(|m| m.to_string())
+                    .unwrap_or_default();
+                evidence.push((
+                    path,
+                    line,
+                    format!("{detail} — for connections matching {m}"),
+                ));
             }
         }
         if evidence.is_empty() {

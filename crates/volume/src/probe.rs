@@ -770,9 +770,30 @@ fn iso9660(v: &dyn ByteSource, _: &[u8]) -> Result<Option<Probe>, IoError> {
         ))
     };
     let uuid = date_uuid(830).or_else(|| date_uuid(813));
-    Ok(Some(
-        Probe::new(ProbeKind::Iso9660)
-            .uuid(uuid)
-            .label(field(&pvd, 40, 32).and_then(padded_string)),
-    ))
+    let mut p = Probe::new(ProbeKind::Iso9660)
+        .uuid(uuid)
+        .label(field(&pvd, 40, 32).and_then(padded_string));
+    // A Joliet supplementary descriptor among the next 16: its UTF-16 label wins unless it
+    // says the same as the primary's (which it may have cut short).
+    let more = read_upto(v, 32768 + 2048, 16 * 2048)?;
+    for vd in more.chunks_exact(2048) {
+        if vd[0] == 0xff || !magic(vd, 1, b"CD001") {
+            break;
+        }
+        let joliet = [&b"%/@"[..], b"%/C", b"%/E"].iter().any(|m| magic(vd, 88, m));
+        if vd[0] != 2 || !joliet {
+            continue;
+        }
+        p.version = Some("Joliet Extension".to_string());
+        let primary = &pvd[40..72];
+        let same = vd[40..72]
+            .chunks_exact(2)
+            .zip(primary)
+            .all(|(u, &a)| u[0] == 0 && u[1] == a);
+        if !same {
+            p.label = utf16(&vd[40..72], true).map(|l| l.trim_end().to_string());
+        }
+        break;
+    }
+    Ok(Some(p))
 }

@@ -99,8 +99,6 @@ pub struct Partition {
 impl Partition {
     /// The partition's bytes as a source: a [`Slice`] of the disk (clamped to the disk's end if
     /// the table claims more than the disk holds).
-    // `Source` is not `Send` by design (a browser `Blob` lives on one worker thread).
-    #[allow(clippy::arc_with_non_send_sync)]
     pub fn source(&self, disk: &Source) -> Source {
         Arc::new(Slice::new(Arc::clone(disk), self.start, self.size))
     }

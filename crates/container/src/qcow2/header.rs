@@ -120,7 +120,9 @@ pub fn parse(file: &dyn ByteSource) -> Result<(Header, Qcow2Info, Vec<String>), 
         h.compatible = be::u64(b, 80);
         h.refcount_order = be::u32(b, 96);
         header_len = be::u32(b, 100) as usize;
-        if header_len < V3_MIN_HEADER_LEN || header_len % 8 != 0 || header_len as u64 > cluster_size
+        if header_len < V3_MIN_HEADER_LEN
+            || !header_len.is_multiple_of(8)
+            || header_len as u64 > cluster_size
         {
             return Err(corrupt(
                 100,
@@ -241,7 +243,7 @@ pub fn parse(file: &dyn ByteSource) -> Result<(Header, Qcow2Info, Vec<String>), 
             format!("L1 table of {} entries exceeds 32 MiB", h.l1_size),
         ));
     }
-    if h.l1_size > 0 && h.l1_table_offset % cluster_size != 0 {
+    if h.l1_size > 0 && !h.l1_table_offset.is_multiple_of(cluster_size) {
         return Err(corrupt(
             40,
             format!(

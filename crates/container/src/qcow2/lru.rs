@@ -29,16 +29,15 @@ impl<V: Clone> Lru<V> {
 
     pub fn put(&mut self, key: u64, value: V) {
         self.tick += 1;
-        if self.items.len() >= self.slots {
-            if let Some(oldest) = self
+        if self.items.len() >= self.slots
+            && let Some(oldest) = self
                 .items
                 .iter()
                 .enumerate()
                 .min_by_key(|(_, (_, used, _))| *used)
                 .map(|(i, _)| i)
-            {
-                self.items.swap_remove(oldest);
-            }
+        {
+            self.items.swap_remove(oldest);
         }
         self.items.push((key, self.tick, value));
     }

@@ -127,10 +127,36 @@ pub fn blkid(path: &Path, window: Option<(u64, u64)>) -> BTreeMap<String, String
         .args(&args)
         .output()
         .unwrap();
-    // Exit status 2: nothing found. The output escapes spaces and such with a backslash.
+    // Exit status 2: nothing found.
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.replace("\\ ", " ").replace("\\\\", "\\")))
+        .map(|(k, v)| (k.to_string(), unescape(v)))
         .collect()
+}
+
+/// Undo blkid's export escaping: a backslash before shell-special characters, and `cat -v`
+/// notation for other bytes ("M-CM-^D" is the UTF-8 of "Ä": M- sets the high bit, ^ flips 0x40).
+fn unescape(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let (high, skip) = if b[i..].starts_with(b"M-") { (0x80u8, 2) } else { (0, 0) };
+        let j = i + skip;
+        if j < b.len() && b[j] == b'^' && j + 1 < b.len() {
+            out.push((b[j + 1] ^ 0x40) | high);
+            i = j + 2;
+        } else if high != 0 && j < b.len() {
+            out.push(b[j] | high);
+            i = j + 1;
+        } else if b[i] == b'\\' && i + 1 < b.len() {
+            out.push(b[i + 1]);
+            i += 2;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
