@@ -385,9 +385,12 @@ fn parse_entries(h: &Header, bytes: &[u8], ss: u64, diags: &mut Vec<String>) -> 
             ));
             continue;
         }
-        let (Some(start), Some(bytes)) =
-            (first.checked_mul(ss), (last - first + 1).checked_mul(ss))
-        else {
+        let (Some(start), Some(bytes)) = (
+            first.checked_mul(ss),
+            (last - first)
+                .checked_add(1)
+                .and_then(|n| n.checked_mul(ss)),
+        ) else {
             diags.push(format!(
                 "GPT partition {number} (entry at offset {entry_offset}) has LBAs {first}..={last} \
                  beyond any disk; ignored"

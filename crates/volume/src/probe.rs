@@ -780,7 +780,9 @@ fn iso9660(v: &dyn ByteSource, _: &[u8]) -> Result<Option<Probe>, IoError> {
         if vd[0] == 0xff || !magic(vd, 1, b"CD001") {
             break;
         }
-        let joliet = [&b"%/@"[..], b"%/C", b"%/E"].iter().any(|m| magic(vd, 88, m));
+        let joliet = [&b"%/@"[..], b"%/C", b"%/E"]
+            .iter()
+            .any(|m| magic(vd, 88, m));
         if vd[0] != 2 || !joliet {
             continue;
         }

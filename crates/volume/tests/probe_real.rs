@@ -266,14 +266,38 @@ fn iso9660() {
     sh(
         "xorriso",
         "xorriso",
-        &["-as", "mkisofs", "-quiet", "-J", "-r", "-V", "cidata", "-o", s(&img), s(&src)],
+        &[
+            "-as",
+            "mkisofs",
+            "-quiet",
+            "-J",
+            "-r",
+            "-V",
+            "cidata",
+            "-o",
+            s(&img),
+            s(&src),
+        ],
     );
-    assert_eq!(assert_same_as_blkid(&img).version.as_deref(), Some("Joliet Extension"));
+    assert_eq!(
+        assert_same_as_blkid(&img).version.as_deref(),
+        Some("Joliet Extension")
+    );
     let img = dir.path("joliet-long.iso");
     sh(
         "xorriso",
         "xorriso",
-        &["-as", "mkisofs", "-quiet", "-J", "-V", "Ünïcode label", "-o", s(&img), s(&src)],
+        &[
+            "-as",
+            "mkisofs",
+            "-quiet",
+            "-J",
+            "-V",
+            "Ünïcode label",
+            "-o",
+            s(&img),
+            s(&src),
+        ],
     );
     assert_same_as_blkid(&img);
 }

@@ -367,3 +367,30 @@ fn larger_entries_and_headers() {
     assert_eq!(t.partitions.len(), 3);
     assert_eq!(t.gpt.unwrap().entry_size, 256);
 }
+
+#[test]
+fn lbas_at_the_end_of_the_u64_range_do_not_overflow() {
+    let parts = vec![
+        part(LINUX, 0, u64::MAX, "all"),
+        part(LINUX, u64::MAX, u64::MAX, "last"),
+    ];
+    let t = read(&Gpt::new(256, parts).build()).unwrap();
+    assert!(t.partitions.is_empty());
+    assert_eq!(t.diagnostics.len(), 2, "{:?}", t.diagnostics);
+    assert!(
+        t.diagnostics.iter().all(|m| m.contains("beyond any disk")),
+        "{:?}",
+        t.diagnostics
+    );
+}
+
+#[test]
+fn table_serializes_for_the_report() {
+    let t = read(&sample().build()).unwrap();
+    let json = serde_json::to_value(&t).unwrap();
+    assert_eq!(json["scheme"], "gpt");
+    assert_eq!(json["gpt"]["header_used"], "primary");
+    assert_eq!(json["partitions"][1]["type_name"], "EFI System");
+    let back: crate::PartitionTable = serde_json::from_value(json).unwrap();
+    assert_eq!(back, t);
+}

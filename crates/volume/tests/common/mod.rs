@@ -142,7 +142,11 @@ fn unescape(v: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        let (high, skip) = if b[i..].starts_with(b"M-") { (0x80u8, 2) } else { (0, 0) };
+        let (high, skip) = if b[i..].starts_with(b"M-") {
+            (0x80u8, 2)
+        } else {
+            (0, 0)
+        };
         let j = i + skip;
         if j < b.len() && b[j] == b'^' && j + 1 < b.len() {
             out.push((b[j + 1] ^ 0x40) | high);
