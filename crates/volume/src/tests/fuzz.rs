@@ -6,6 +6,15 @@ use preflight_io::MemSource;
 use super::build::*;
 use crate::{probe, read_partitions};
 
+/// Iterations per test: a few thousand by default; set `PREFLIGHT_FUZZ_ITERATIONS` for a long
+/// run (`cargo test -p preflight-volume --release fuzz`).
+fn iterations() -> usize {
+    std::env::var("PREFLIGHT_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000)
+}
+
 /// xorshift64*: deterministic, so a failure replays.
 struct Rng(u64);
 
@@ -61,9 +70,12 @@ fn mutate(rng: &mut Rng, d: &mut Vec<u8>, hot: &[(usize, usize)]) {
     }
 }
 
-fn exercise(d: Vec<u8>) {
+/// Read the table and probe what it finds; true when a table with partitions came out.
+fn exercise(d: Vec<u8>) -> bool {
     let disk = source(d);
+    let mut found = false;
     if let Ok(t) = read_partitions(&disk) {
+        found = !t.partitions.is_empty();
         assert!(t.partitions.len() <= 1024 + 4 + 256);
         assert!(t.diagnostics.len() < 400, "{}", t.diagnostics.len());
         for p in t.partitions.iter().take(8) {
@@ -71,6 +83,7 @@ fn exercise(d: Vec<u8>) {
         }
     }
     let _ = probe(&*disk);
+    found
 }
 
 #[test]
@@ -95,7 +108,8 @@ fn mutated_gpt_disks_never_panic() {
         (0, base.len()),
     ];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    for _ in 0..3000 {
+    let mut tables = 0;
+    for _ in 0..iterations() {
         let mut d = base.clone();
         mutate(&mut rng, &mut d, &hot);
         // Half the time, make the CRCs right again so the parser gets past them.
@@ -103,8 +117,14 @@ fn mutated_gpt_disks_never_panic() {
             fix_crcs(&mut d, 512, 512);
             fix_crcs(&mut d, last, 512);
         }
-        exercise(d);
+        tables += usize::from(exercise(d));
     }
+    // The mutations must leave many tables readable, or the deep parsing goes untested.
+    eprintln!(
+        "GPT: {tables} of {} mutated disks gave partitions",
+        iterations()
+    );
+    assert!(tables * 4 > iterations(), "{tables}");
 }
 
 #[test]
@@ -116,11 +136,17 @@ fn mutated_mbr_disks_never_panic() {
     let mut hot = vec![(446, 66), (0, 512)];
     hot.extend(ebrs);
     let mut rng = Rng(0x1234_5678_9abc_def1);
-    for _ in 0..3000 {
+    let mut tables = 0;
+    for _ in 0..iterations() {
         let mut d = base.clone();
         mutate(&mut rng, &mut d, &hot);
-        exercise(d);
+        tables += usize::from(exercise(d));
     }
+    eprintln!(
+        "MBR: {tables} of {} mutated disks gave partitions",
+        iterations()
+    );
+    assert!(tables * 4 > iterations(), "{tables}");
 }
 
 #[test]
@@ -160,7 +186,7 @@ fn mutated_file_system_heads_never_panic() {
     bases.push(md);
     let hot = [(0, 2048), (4096, 256), (16384, 4096)];
     let mut rng = Rng(0xdead_beef_cafe_f00d);
-    for i in 0..3000 {
+    for i in 0..iterations() {
         let mut d = bases[i % bases.len()].clone();
         mutate(&mut rng, &mut d, &hot);
         let _ = probe(&MemSource(d));
