@@ -7,25 +7,46 @@ mod common;
 use std::process::Command;
 
 use common::{blockers, evidence, fired, report, scratch, sh};
-use preflight_fixtures::{Container, DiskSpec, GuestTree, Partitioning, debian_guest, image, test_key};
+use preflight_fixtures::{
+    Container, DiskSpec, GuestTree, Partitioning, debian_guest, image, test_key,
+};
 use preflight_report::{Level, Status};
 
 fn qcow2(tree: GuestTree) -> std::path::PathBuf {
     image(&DiskSpec::new(tree), Container::Qcow2V3)
 }
 
-const OUR_RULES: [&str; 9] =
-    ["IMP-FORMAT", "IMP-SIZE", "IMP-STANDALONE", "IMP-ENCRYPT", "S01", "S10", "S14", "S16", "REC-SSH-PASSWORD"];
+const OUR_RULES: [&str; 9] = [
+    "IMP-FORMAT",
+    "IMP-SIZE",
+    "IMP-STANDALONE",
+    "IMP-ENCRYPT",
+    "S01",
+    "S10",
+    "S14",
+    "S16",
+    "REC-SSH-PASSWORD",
+];
 
 #[test]
 fn a_clean_debian_image_is_ready_and_paravirtualized() {
     let mut spec = DiskSpec::new(debian_guest());
     spec.partitioning = Partitioning::GptEfi;
     let (code, r) = report(&image(&spec, Container::Qcow2V3));
-    assert_eq!(code, 0, "findings: {:#?}\nnot evaluated: {:#?}", r.findings, r.not_evaluated);
+    assert_eq!(
+        code, 0,
+        "findings: {:#?}\nnot evaluated: {:#?}",
+        r.findings, r.not_evaluated
+    );
     for rule in OUR_RULES {
-        assert!(fired(&r, rule).is_empty(), "{rule} must not fire on the clean image");
-        assert!(!r.not_evaluated.iter().any(|n| n.rule == rule), "{rule} must have run");
+        assert!(
+            fired(&r, rule).is_empty(),
+            "{rule} must not fire on the clean image"
+        );
+        assert!(
+            !r.not_evaluated.iter().any(|n| n.rule == rule),
+            "{rule} must have run"
+        );
     }
     assert_eq!(r.verdict.status, Status::Ready);
     assert_eq!(r.image.format, "qcow2");
@@ -33,13 +54,30 @@ fn a_clean_debian_image_is_ready_and_paravirtualized() {
     let g = r.guest.as_ref().unwrap();
     assert_eq!(g.arch.as_deref(), Some("x86_64"));
     let os = g.os.as_ref().unwrap();
-    assert_eq!((os.id.as_deref(), os.version_id.as_deref()), (Some("debian"), Some("12")));
-    assert_eq!(r.recommendation.launch_mode.as_deref(), Some("PARAVIRTUALIZED"));
+    assert_eq!(
+        (os.id.as_deref(), os.version_id.as_deref()),
+        (Some("debian"), Some("12"))
+    );
+    assert_eq!(
+        r.recommendation.launch_mode.as_deref(),
+        Some("PARAVIRTUALIZED")
+    );
     assert_eq!(r.recommendation.firmware, vec!["BIOS", "UEFI_64"]);
     assert!(g.kernels.iter().any(|k| k.version == "6.1.0-18-amd64"));
     assert!(r.stats.read_calls > 0 && r.stats.bytes_read > 0);
-    let sshd: Vec<_> = g.sshd.iter().map(|s| (s.keyword.as_str(), s.value.as_str(), s.from.as_str())).collect();
-    assert!(sshd.contains(&("PermitRootLogin", "no", "/etc/ssh/sshd_config.d/40-hardening.conf:1")), "{sshd:?}");
+    let sshd: Vec<_> = g
+        .sshd
+        .iter()
+        .map(|s| (s.keyword.as_str(), s.value.as_str(), s.from.as_str()))
+        .collect();
+    assert!(
+        sshd.contains(&(
+            "PermitRootLogin",
+            "no",
+            "/etc/ssh/sshd_config.d/40-hardening.conf:1"
+        )),
+        "{sshd:?}"
+    );
 }
 
 #[test]
@@ -47,7 +85,11 @@ fn the_text_report_leads_with_the_verdict() {
     let out = common::run(&qcow2(debian_guest()), &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let first_lines: Vec<&str> = out.stdout.lines().take(4).collect();
-    assert!(first_lines.iter().any(|l| l.starts_with("VERDICT: READY")), "{}", out.stdout);
+    assert!(
+        first_lines.iter().any(|l| l.starts_with("VERDICT: READY")),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("Launch mode: PARAVIRTUALIZED"));
 }
 
@@ -57,7 +99,12 @@ fn imp_format_raw_is_a_blocker_with_the_conversion_command() {
     assert_eq!(code, 1);
     let f = fired(&r, "IMP-FORMAT");
     assert_eq!(f.len(), 1);
-    assert!(f[0].remedy.contains("qemu-img convert -p -f raw -O qcow2 disk.raw disk.qcow2"), "{}", f[0].remedy);
+    assert!(
+        f[0].remedy
+            .contains("qemu-img convert -p -f raw -O qcow2 disk.raw disk.qcow2"),
+        "{}",
+        f[0].remedy
+    );
     // The guest is inspected all the same.
     assert_eq!(blockers(&r), vec!["IMP-FORMAT"]);
     assert!(r.guest.is_some());
@@ -74,12 +121,18 @@ fn s01_host_keys_are_blockers_and_private_keys_are_never_copied() {
     let f = fired(&r, "S01");
     assert_eq!(f.len(), 1);
     let ev = evidence(f[0]);
-    assert!(ev.contains("/etc/ssh/ssh_host_ed25519_key:0 private key (OPENSSH PRIVATE KEY)"), "{ev}");
+    assert!(
+        ev.contains("/etc/ssh/ssh_host_ed25519_key:0 private key (OPENSSH PRIVATE KEY)"),
+        "{ev}"
+    );
     assert!(ev.contains("ssh-ed25519 SHA256:"), "{ev}");
     assert!(f[0].remedy.contains("rm -f /etc/ssh/ssh_host_*"));
     let json = serde_json::to_string(&r).unwrap();
     let key_body = private.lines().nth(1).unwrap();
-    assert!(!json.contains(key_body), "private key material leaked into the report");
+    assert!(
+        !json.contains(key_body),
+        "private key material leaked into the report"
+    );
 }
 
 #[test]
@@ -89,21 +142,30 @@ fn s10_keys_in_any_users_authorized_keys_are_blockers() {
         "no-port-forwarding,no-agent-forwarding,no-X11-forwarding,command=\"echo 'Please login as the user \\\"debian\\\" rather than the user \\\"root\\\".';echo;sleep 10;exit 142\" {alice}"
     );
     let tree = debian_guest()
-        .file("/home/debian/.ssh/authorized_keys", format!("# team keys\n{alice}"))
+        .file(
+            "/home/debian/.ssh/authorized_keys",
+            format!("# team keys\n{alice}"),
+        )
         .file("/root/.ssh/authorized_keys", &refusal);
     let (code, r) = report(&qcow2(tree));
     assert_eq!(code, 1);
     let f = fired(&r, "S10");
     assert_eq!(f.len(), 2, "{f:#?}");
     let all: String = f.iter().map(|f| evidence(f)).collect();
-    assert!(all.contains("/home/debian/.ssh/authorized_keys:2 ssh-ed25519 SHA256:"), "{all}");
+    assert!(
+        all.contains("/home/debian/.ssh/authorized_keys:2 ssh-ed25519 SHA256:"),
+        "{all}"
+    );
     assert!(all.contains("(alice@laptop)"));
     assert!(all.contains("forced command refusing the login"), "{all}");
 }
 
 #[test]
 fn s10_empty_or_comment_only_files_pass() {
-    let tree = debian_guest().file("/home/debian/.ssh/authorized_keys", "# keys are added by cloud-init\n\n");
+    let tree = debian_guest().file(
+        "/home/debian/.ssh/authorized_keys",
+        "# keys are added by cloud-init\n\n",
+    );
     let (_, r) = report(&qcow2(tree));
     assert!(fired(&r, "S10").is_empty());
 }
@@ -116,7 +178,10 @@ fn s14_default_prohibit_password_is_not_disabled() {
     let f = fired(&r, "S14");
     assert_eq!(f.len(), 1);
     let ev = evidence(f[0]);
-    assert!(ev.contains("PermitRootLogin not set: OpenSSH's default is prohibit-password"), "{ev}");
+    assert!(
+        ev.contains("PermitRootLogin not set: OpenSSH's default is prohibit-password"),
+        "{ev}"
+    );
     assert!(ev.contains("root's shell is /bin/bash"), "{ev}");
 }
 
@@ -126,13 +191,25 @@ fn s14_a_drop_in_read_first_overrides_the_main_file() {
     // value is the first one sshd sees, so the main file's `no` further down does not count.
     let tree = debian_guest()
         .remove("/etc/ssh/sshd_config.d/40-hardening.conf")
-        .file("/etc/ssh/sshd_config.d/10-vendor.conf", "PermitRootLogin yes\n")
-        .file("/etc/ssh/sshd_config", format!("{}\nPermitRootLogin no\n", preflight_fixtures::DEBIAN_SSHD_CONFIG));
+        .file(
+            "/etc/ssh/sshd_config.d/10-vendor.conf",
+            "PermitRootLogin yes\n",
+        )
+        .file(
+            "/etc/ssh/sshd_config",
+            format!(
+                "{}\nPermitRootLogin no\n",
+                preflight_fixtures::DEBIAN_SSHD_CONFIG
+            ),
+        );
     let (_, r) = report(&qcow2(tree));
     let f = fired(&r, "S14");
     assert_eq!(f.len(), 1);
     let ev = evidence(f[0]);
-    assert!(ev.contains("/etc/ssh/sshd_config.d/10-vendor.conf:1 PermitRootLogin yes"), "{ev}");
+    assert!(
+        ev.contains("/etc/ssh/sshd_config.d/10-vendor.conf:1 PermitRootLogin yes"),
+        "{ev}"
+    );
     assert!(f[0].remedy.contains("10-vendor.conf"), "{}", f[0].remedy);
 }
 
@@ -140,18 +217,29 @@ fn s14_a_drop_in_read_first_overrides_the_main_file() {
 fn s14_a_match_block_can_reopen_root_login() {
     let tree = debian_guest().file(
         "/etc/ssh/sshd_config",
-        format!("{}\nMatch User root Address 10.0.0.0/8\n    PermitRootLogin yes\n", preflight_fixtures::DEBIAN_SSHD_CONFIG),
+        format!(
+            "{}\nMatch User root Address 10.0.0.0/8\n    PermitRootLogin yes\n",
+            preflight_fixtures::DEBIAN_SSHD_CONFIG
+        ),
     );
     let (_, r) = report(&qcow2(tree));
     let f = fired(&r, "S14");
     assert_eq!(f.len(), 1);
     let ev = evidence(f[0]);
-    assert!(ev.contains("PermitRootLogin yes — for connections matching Match User root Address 10.0.0.0/8"), "{ev}");
+    assert!(
+        ev.contains(
+            "PermitRootLogin yes — for connections matching Match User root Address 10.0.0.0/8"
+        ),
+        "{ev}"
+    );
 }
 
 #[test]
 fn s14_explicit_prohibit_password_fires_and_nologin_shell_passes() {
-    let tree = debian_guest().file("/etc/ssh/sshd_config.d/40-hardening.conf", "PermitRootLogin without-password\n");
+    let tree = debian_guest().file(
+        "/etc/ssh/sshd_config.d/40-hardening.conf",
+        "PermitRootLogin without-password\n",
+    );
     let (_, r) = report(&qcow2(tree.clone()));
     let f = fired(&r, "S14");
     assert_eq!(f.len(), 1);
@@ -172,21 +260,34 @@ fn s16_passwords_and_empty_passwords_are_blockers_locked_ones_pass() {
     let passwd = "root:x:0:0:root:/root:/bin/bash\nsshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n\
                   debian:x:1000:1000:Debian:/home/debian:/bin/bash\nguest:x:1001:1001::/home/guest:/bin/sh\n\
                   backup:x:34:34:backup:/var/backups:/usr/sbin/nologin\n";
-    let tree = debian_guest().file_mode("/etc/shadow", shadow, 0o640).file("/etc/passwd", passwd);
+    let tree = debian_guest()
+        .file_mode("/etc/shadow", shadow, 0o640)
+        .file("/etc/passwd", passwd);
     let (code, r) = report(&qcow2(tree));
     assert_eq!(code, 1);
     let f = fired(&r, "S16");
     assert_eq!(f.len(), 2, "{f:#?}");
     let all: String = f.iter().map(|f| evidence(f)).collect::<Vec<_>>().join("\n");
-    assert!(all.contains("/etc/shadow:3 password field holds a sha512crypt hash"), "{all}");
-    assert!(all.contains("/etc/shadow:4 password field is empty"), "{all}");
-    assert!(!serde_json::to_string(&r).unwrap().contains("saltsalt"), "a hash leaked into the report");
+    assert!(
+        all.contains("/etc/shadow:3 password field holds a sha512crypt hash"),
+        "{all}"
+    );
+    assert!(
+        all.contains("/etc/shadow:4 password field is empty"),
+        "{all}"
+    );
+    assert!(
+        !serde_json::to_string(&r).unwrap().contains("saltsalt"),
+        "a hash leaked into the report"
+    );
 }
 
 #[test]
 fn rec_ssh_password_follows_first_value_wins() {
     // No cloud-init drop-in: OpenSSH's default `PasswordAuthentication yes` applies.
-    let (code, r) = report(&qcow2(debian_guest().remove("/etc/ssh/sshd_config.d/50-cloud-init.conf")));
+    let (code, r) = report(&qcow2(
+        debian_guest().remove("/etc/ssh/sshd_config.d/50-cloud-init.conf"),
+    ));
     assert_eq!(code, 0, "REC-SSH-PASSWORD is a warning, not a blocker");
     let f = fired(&r, "REC-SSH-PASSWORD");
     assert_eq!(f.len(), 1);
@@ -196,10 +297,17 @@ fn rec_ssh_password_follows_first_value_wins() {
     // The drop-in's `no` is read first; the main file's later `yes` is ignored by sshd.
     let tree = debian_guest().file(
         "/etc/ssh/sshd_config",
-        format!("{}\nPasswordAuthentication yes\n", preflight_fixtures::DEBIAN_SSHD_CONFIG),
+        format!(
+            "{}\nPasswordAuthentication yes\n",
+            preflight_fixtures::DEBIAN_SSHD_CONFIG
+        ),
     );
     let (_, r) = report(&qcow2(tree));
-    assert!(fired(&r, "REC-SSH-PASSWORD").is_empty(), "{:#?}", r.findings);
+    assert!(
+        fired(&r, "REC-SSH-PASSWORD").is_empty(),
+        "{:#?}",
+        r.findings
+    );
 }
 
 #[test]
@@ -207,12 +315,19 @@ fn imp_size_over_400_gb_is_a_blocker() {
     let dir = scratch("imp-size");
     let big = dir.join("big.qcow2");
     std::fs::copy(qcow2(debian_guest()), &big).unwrap();
-    sh(Command::new("qemu-img").args(["resize", "-q"]).arg(&big).arg("401G"));
+    sh(Command::new("qemu-img")
+        .args(["resize", "-q"])
+        .arg(&big)
+        .arg("401G"));
     let (code, r) = report(&big);
     assert_eq!(code, 1);
     let f = fired(&r, "IMP-SIZE");
     assert_eq!(f.len(), 1);
-    assert!(evidence(f[0]).contains("430570471424 bytes"), "{}", evidence(f[0]));
+    assert!(
+        evidence(f[0]).contains("430570471424 bytes"),
+        "{}",
+        evidence(f[0])
+    );
     // The resize left the backup GPT header behind: said, and the guest still read.
     let pt = r.partition_table.as_ref().unwrap();
     assert!(!pt.diagnostics.is_empty());
@@ -226,24 +341,41 @@ fn imp_standalone_backing_file_and_snapshots() {
     assert_eq!(code, 1);
     let f = fired(&r, "IMP-STANDALONE");
     assert_eq!(f.len(), 1);
-    assert!(evidence(f[0]).contains("backing file \"base.qcow2\" (format qcow2)"), "{}", evidence(f[0]));
+    assert!(
+        evidence(f[0]).contains("backing file \"base.qcow2\" (format qcow2)"),
+        "{}",
+        evidence(f[0])
+    );
 
     let dir = scratch("imp-standalone");
     let snap = dir.join("snap.qcow2");
     std::fs::copy(image(&spec, Container::Qcow2V3), &snap).unwrap();
-    sh(Command::new("qemu-img").args(["snapshot", "-c", "before-cleanup"]).arg(&snap));
+    sh(Command::new("qemu-img")
+        .args(["snapshot", "-c", "before-cleanup"])
+        .arg(&snap));
     let (_, r) = report(&snap);
     let f = fired(&r, "IMP-STANDALONE");
     assert_eq!(f.len(), 1);
-    assert!(evidence(f[0]).contains("1 snapshot(s): before-cleanup"), "{}", evidence(f[0]));
+    assert!(
+        evidence(f[0]).contains("1 snapshot(s): before-cleanup"),
+        "{}",
+        evidence(f[0])
+    );
 }
 
 #[test]
 fn imp_standalone_partial_overlay_says_what_is_missing() {
-    let (code, r) = report(&image(&DiskSpec::new(debian_guest()), Container::Qcow2BackingPartial));
+    let (code, r) = report(&image(
+        &DiskSpec::new(debian_guest()),
+        Container::Qcow2BackingPartial,
+    ));
     assert_eq!(code, 1);
     let f = fired(&r, "IMP-STANDALONE");
-    assert!(evidence(f[0]).contains("read as zeros"), "{}", evidence(f[0]));
+    assert!(
+        evidence(f[0]).contains("read as zeros"),
+        "{}",
+        evidence(f[0])
+    );
     assert!(r.image.qcow2.as_ref().unwrap().bytes_missing_from_backing > 0);
 }
 
@@ -270,7 +402,17 @@ fn imp_encrypt_luks_qcow2_is_a_blocker_and_guest_rules_say_why_they_did_not_run(
     let enc = dir.join("encrypted.qcow2");
     let raw = preflight_fixtures::raw_disk(&DiskSpec::new(debian_guest()));
     sh(Command::new("qemu-img")
-        .args(["convert", "-q", "-f", "raw", "-O", "qcow2", "--object", "secret,id=sec0,data=hunter2", "-o"])
+        .args([
+            "convert",
+            "-q",
+            "-f",
+            "raw",
+            "-O",
+            "qcow2",
+            "--object",
+            "secret,id=sec0,data=hunter2",
+            "-o",
+        ])
         .arg("encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10")
         .arg(&raw)
         .arg(&enc));
@@ -282,7 +424,11 @@ fn imp_encrypt_luks_qcow2_is_a_blocker_and_guest_rules_say_why_they_did_not_run(
     assert!(r.guest.is_none());
     assert!(r.guest_error.as_deref().unwrap().contains("encrypted"));
     for rule in ["S01", "S10", "S14", "S16", "REC-SSH-PASSWORD"] {
-        let n = r.not_evaluated.iter().find(|n| n.rule == rule).unwrap_or_else(|| panic!("{rule} not evaluated"));
+        let n = r
+            .not_evaluated
+            .iter()
+            .find(|n| n.rule == rule)
+            .unwrap_or_else(|| panic!("{rule} not evaluated"));
         assert!(n.reason.contains("encrypted"), "{}", n.reason);
     }
 }
@@ -296,30 +442,68 @@ fn an_old_kernel_or_missing_virtio_means_emulated() {
         .remove("/boot/config-6.1.0-18-amd64")
         .remove("/boot/initrd.img-6.1.0-18-amd64")
         .file(&format!("/boot/vmlinuz-{old}"), "kernel")
-        .file(&format!("/usr/lib/modules/{old}/modules.dep"), "kernel/drivers/virtio/virtio_pci.ko:\nkernel/drivers/net/virtio_net.ko:\n")
+        .file(
+            &format!("/usr/lib/modules/{old}/modules.dep"),
+            "kernel/drivers/virtio/virtio_pci.ko:\nkernel/drivers/net/virtio_net.ko:\n",
+        )
         .file(&format!("/usr/lib/modules/{old}/modules.builtin"), "");
     let (_, r) = report(&qcow2(tree));
     assert_eq!(r.recommendation.launch_mode.as_deref(), Some("EMULATED"));
-    assert!(r.recommendation.reasons.iter().any(|s| s.contains("older than 3.4")), "{:?}", r.recommendation.reasons);
+    assert!(
+        r.recommendation
+            .reasons
+            .iter()
+            .any(|s| s.contains("older than 3.4")),
+        "{:?}",
+        r.recommendation.reasons
+    );
 
     let k = "6.1.0-18-amd64";
     let tree = debian_guest()
-        .file(&format!("/usr/lib/modules/{k}/modules.dep"), "kernel/drivers/net/virtio_net.ko:\n")
-        .file(&format!("/usr/lib/modules/{k}/modules.builtin"), "kernel/drivers/virtio/virtio_pci.ko\n")
-        .remove(&format!("/usr/lib/modules/{k}/kernel/drivers/scsi/virtio_scsi.ko"));
+        .file(
+            &format!("/usr/lib/modules/{k}/modules.dep"),
+            "kernel/drivers/net/virtio_net.ko:\n",
+        )
+        .file(
+            &format!("/usr/lib/modules/{k}/modules.builtin"),
+            "kernel/drivers/virtio/virtio_pci.ko\n",
+        )
+        .remove(&format!(
+            "/usr/lib/modules/{k}/kernel/drivers/scsi/virtio_scsi.ko"
+        ));
     let (_, r) = report(&qcow2(tree));
-    assert_eq!(r.recommendation.launch_mode.as_deref(), Some("EMULATED"), "{:?}", r.recommendation.reasons);
-    assert!(r.recommendation.reasons.iter().any(|s| s.contains("virtio_scsi is missing")), "{:?}", r.recommendation.reasons);
+    assert_eq!(
+        r.recommendation.launch_mode.as_deref(),
+        Some("EMULATED"),
+        "{:?}",
+        r.recommendation.reasons
+    );
+    assert!(
+        r.recommendation
+            .reasons
+            .iter()
+            .any(|s| s.contains("virtio_scsi is missing")),
+        "{:?}",
+        r.recommendation.reasons
+    );
 }
 
 #[test]
 fn root_is_found_in_a_logical_partition_and_on_a_bare_disk() {
-    for partitioning in [Partitioning::MbrLogical, Partitioning::None, Partitioning::Mbr] {
+    for partitioning in [
+        Partitioning::MbrLogical,
+        Partitioning::None,
+        Partitioning::Mbr,
+    ] {
         let mut spec = DiskSpec::new(debian_guest());
         spec.partitioning = partitioning;
         let (code, r) = report(&image(&spec, Container::Qcow2V2));
         assert_eq!(code, 0, "{partitioning:?}: {:#?}", r.findings);
-        let root = r.volumes.iter().find(|v| v.mounted_at.as_deref() == Some("/")).expect("root mounted");
+        let root = r
+            .volumes
+            .iter()
+            .find(|v| v.mounted_at.as_deref() == Some("/"))
+            .expect("root mounted");
         assert_eq!(root.content.as_deref(), Some("ext4"));
         assert_eq!(root.uuid.as_deref(), Some(preflight_fixtures::ROOT_UUID));
     }

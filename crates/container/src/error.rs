@@ -17,6 +17,11 @@ pub enum ContainerError {
         message: String,
     },
 
+    #[error(
+        "the file is {size} bytes: too small to be a disk image (not even one 512-byte sector)"
+    )]
+    TooSmall { size: u64 },
+
     #[error(transparent)]
     Io(#[from] IoError),
 }

@@ -28,9 +28,15 @@ pub struct Container {
     pub missing_backing_bytes: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
+/// A disk holds at least one 512-byte sector; anything smaller is not a disk image.
+const MIN_DISK: u64 = 512;
+
 /// Open the container in `file` and expose its virtual disk.
 pub fn open(file: Source) -> Result<Container, ContainerError> {
     let format = detect(&*file)?;
+    if format == Format::Raw && file.len() < MIN_DISK {
+        return Err(ContainerError::TooSmall { size: file.len() });
+    }
     match format {
         Format::Raw => Ok(Container {
             info: ContainerInfo {

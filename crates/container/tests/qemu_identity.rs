@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use preflight_container::{Format, open};
-use preflight_fixtures::{Container, DiskSpec, Partitioning, debian_guest, image, partial_write_offset, qemu_raw_sha256};
+use preflight_fixtures::{
+    Container, DiskSpec, Partitioning, debian_guest, image, partial_write_offset, qemu_raw_sha256,
+};
 use preflight_io::{ByteSource, FileSource};
 use sha2::{Digest, Sha256};
 
@@ -15,7 +17,8 @@ fn our_sha256(disk: &dyn ByteSource) -> String {
     let mut off = 0u64;
     while off < disk.len() {
         let n = (disk.len() - off).min(buf.len() as u64) as usize;
-        disk.read_at(off, &mut buf[..n]).unwrap_or_else(|e| panic!("read at {off}: {e}"));
+        disk.read_at(off, &mut buf[..n])
+            .unwrap_or_else(|e| panic!("read at {off}: {e}"));
         h.update(&buf[..n]);
         off += n as u64;
     }
@@ -26,7 +29,11 @@ fn check(spec: &DiskSpec, container: Container) {
     let path = image(spec, container);
     let file = FileSource::open(&path).unwrap();
     let opened = open(Arc::new(file)).unwrap_or_else(|e| panic!("{container:?}: {e}"));
-    let expected = if container == Container::Raw { Format::Raw } else { Format::Qcow2 };
+    let expected = if container == Container::Raw {
+        Format::Raw
+    } else {
+        Format::Qcow2
+    };
     assert_eq!(opened.info.format, expected);
     assert_eq!(
         our_sha256(&*opened.disk),
@@ -50,7 +57,13 @@ fn every_variant_reads_like_qemu_img_gpt() {
 fn every_variant_reads_like_qemu_img_mbr_logical() {
     let mut spec = DiskSpec::new(debian_guest());
     spec.partitioning = Partitioning::MbrLogical;
-    for c in [Container::Raw, Container::Qcow2V2, Container::Qcow2Zlib, Container::Qcow2ExtendedL2, Container::Qcow2SmallClusters] {
+    for c in [
+        Container::Raw,
+        Container::Qcow2V2,
+        Container::Qcow2Zlib,
+        Container::Qcow2ExtendedL2,
+        Container::Qcow2SmallClusters,
+    ] {
         check(&spec, c);
     }
 }
@@ -58,7 +71,11 @@ fn every_variant_reads_like_qemu_img_mbr_logical() {
 #[test]
 fn facts_of_each_variant_are_reported() {
     let spec = DiskSpec::new(debian_guest());
-    let info = |c| open(Arc::new(FileSource::open(&image(&spec, c)).unwrap())).unwrap().info;
+    let info = |c| {
+        open(Arc::new(FileSource::open(&image(&spec, c)).unwrap()))
+            .unwrap()
+            .info
+    };
     let v2 = info(Container::Qcow2V2).qcow2.unwrap();
     assert_eq!((v2.version, v2.compat.as_str()), (2, "0.10"));
     let zstd = info(Container::Qcow2Zstd).qcow2.unwrap();
@@ -71,7 +88,13 @@ fn facts_of_each_variant_are_reported() {
     let backing = info(Container::Qcow2Backing).qcow2.unwrap();
     assert_eq!(backing.backing_file.as_deref(), Some("base.qcow2"));
     assert_eq!(backing.backing_format.as_deref(), Some("qcow2"));
-    assert!(info(Container::Qcow2V3).qcow2.unwrap().backing_file.is_none());
+    assert!(
+        info(Container::Qcow2V3)
+            .qcow2
+            .unwrap()
+            .backing_file
+            .is_none()
+    );
 }
 
 /// With most data only in the backing file (which we do not read), the overlay's own cluster
@@ -88,6 +111,9 @@ fn partial_overlay_reads_its_own_clusters_and_counts_the_rest() {
     let missing = c.missing_backing_bytes.clone().unwrap();
     assert_eq!(missing.load(Ordering::Relaxed), 0);
     c.disk.read_at(0, &mut buf).unwrap();
-    assert!(buf.iter().all(|&b| b == 0), "unallocated clusters read as zeros");
+    assert!(
+        buf.iter().all(|&b| b == 0),
+        "unallocated clusters read as zeros"
+    );
     assert_eq!(missing.load(Ordering::Relaxed), 64 * 1024);
 }

@@ -38,6 +38,14 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
         "util-linux",
         "mount, losetup, blkid, mkswap: kernel cross-checks",
     ),
+    ("ntfs-3g", "mkntfs: NTFS probe fixtures"),
+    ("exfatprogs", "mkfs.exfat: exFAT probe fixtures"),
+    ("squashfs-tools", "mksquashfs: squashfs probe fixtures"),
+    ("xorriso", "ISO 9660 probe fixtures"),
+    (
+        "openssh-client",
+        "ssh-keygen: fingerprints checked against OpenSSH's",
+    ),
 ];
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";

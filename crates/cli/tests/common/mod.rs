@@ -31,7 +31,10 @@ pub fn run(image: &Path, extra: &[&str]) -> Run {
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("preflight did not finish within 60 s on {}", image.display());
+            panic!(
+                "preflight did not finish within 60 s on {}",
+                image.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -45,8 +48,14 @@ pub fn run(image: &Path, extra: &[&str]) -> Run {
 
 pub fn report(image: &Path) -> (i32, Report) {
     let r = run(image, &["--format", "json"]);
-    let report: Report = serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("JSON report of {}: {e}\nstdout: {}\nstderr: {}", image.display(), r.stdout, r.stderr));
+    let report: Report = serde_json::from_str(&r.stdout).unwrap_or_else(|e| {
+        panic!(
+            "JSON report of {}: {e}\nstdout: {}\nstderr: {}",
+            image.display(),
+            r.stdout,
+            r.stderr
+        )
+    });
     (r.code, report)
 }
 
@@ -55,12 +64,18 @@ pub fn fired<'a>(r: &'a Report, rule: &str) -> Vec<&'a preflight_report::Finding
 }
 
 pub fn blockers(r: &Report) -> Vec<&str> {
-    r.findings.iter().filter(|f| f.level == Level::Blocker).map(|f| f.rule.as_str()).collect()
+    r.findings
+        .iter()
+        .filter(|f| f.level == Level::Blocker)
+        .map(|f| f.rule.as_str())
+        .collect()
 }
 
 /// A scratch directory for images derived in a test (resized, snapshotted, encrypted copies).
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = preflight_fixtures::fixtures_dir().join("scratch").join(name);
+    let dir = preflight_fixtures::fixtures_dir()
+        .join("scratch")
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -68,10 +83,18 @@ pub fn scratch(name: &str) -> PathBuf {
 
 pub fn sh(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// All evidence of a finding, as one string to search in.
 pub fn evidence(f: &preflight_report::Finding) -> String {
-    f.evidence.iter().map(|e| format!("{}:{} {}", e.path, e.line.unwrap_or(0), e.detail)).collect::<Vec<_>>().join("\n")
+    f.evidence
+        .iter()
+        .map(|e| format!("{}:{} {}", e.path, e.line.unwrap_or(0), e.detail))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
