@@ -102,7 +102,7 @@ pub fn render_text(r: &Report) -> String {
     if let Some(q) = &img.qcow2 {
         let _ = writeln!(
             o,
-            "  QCOW2 version {} (compat {}), cluster {}, compression {}{}",
+            "  QCOW2 version {} (compat {}), cluster {}, compression type {}{}",
             q.version,
             q.compat,
             human_size(q.cluster_size),
