@@ -4,6 +4,8 @@
 //!   then fmt check, clippy (native and wasm32 core), every test. What CI runs (`.ci/run`).
 //! - `serve`: install Trunk and wasm-bindgen-cli at the pinned versions, then serve the web page.
 //! - `bench`: run the release CLI on a large sparse fixture and print what it read.
+//! - `site`:  build the web page into `dist/` (`trunk build --release`) with its sample image.
+//! - `e2e`:   `site`, then the browser tests in headless Chromium (tests/e2e).
 //! - `setup`: only the installing part of `test`.
 
 use std::env;
@@ -46,6 +48,18 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
         "openssh-client",
         "ssh-keygen: fingerprints checked against OpenSSH's",
     ),
+    (
+        "chromium",
+        "headless browser for the web page's end-to-end tests",
+    ),
+    (
+        "chromium-driver",
+        "chromedriver: wasm-bindgen tests in a browser worker",
+    ),
+    (
+        "nodejs",
+        "node (and npm): runs the browser tests (tests/e2e), installs playwright-core",
+    ),
 ];
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -60,6 +74,8 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("serve") => serve(),
         Some("bench") => bench(),
+        Some("site") => site().map(|_| ()),
+        Some("e2e") => e2e(),
         Some("setup") => setup(),
         _ => {
             eprintln!(
@@ -68,6 +84,8 @@ fn main() -> ExitCode {
                  test   install what is missing, then fmt, clippy (native + wasm32), all tests\n  \
                  serve  install trunk {TRUNK_VERSION} + wasm-bindgen-cli {WASM_BINDGEN_VERSION}, serve http://{SERVE_ADDRESS}:{SERVE_PORT}/\n  \
                  bench  release CLI on a 20 GiB sparse fixture (raw, qcow2): bytes read, calls, time\n  \
+                 site   build the web page into dist/ (trunk build --release) with its sample image\n  \
+                 e2e    site, then the browser tests in headless Chromium (tests/e2e)\n  \
                  setup  only install what `test` needs"
             );
             return ExitCode::from(2);
@@ -325,27 +343,51 @@ fn test() -> Result {
     } else {
         println!("skipping the wasm32 build: crates/core does not exist");
     }
+    let mut web_wasm = cargo();
+    web_wasm.args([
+        "clippy",
+        "--target",
+        WASM_TARGET,
+        "-p",
+        "preflight-web",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    steps.push(("clippy (preflight-web for wasm32)", web_wasm));
     let mut tests = cargo();
     tests.args(["test", "--workspace", "--no-fail-fast"]);
     steps.push(("tests (cargo test --workspace)", tests));
 
     let mut done = Vec::new();
-    for (name, mut cmd) in steps {
+    let run_step = |name: &'static str, step: &mut dyn FnMut() -> Result| {
         println!("\n==> {name}");
         let t = Instant::now();
-        let result = run(&mut cmd);
+        let result = step();
         let took = t.elapsed();
         match result {
             Ok(()) => {
                 println!("==> ok: {name} ({})", seconds(took));
-                done.push((name, took));
+                Ok((name, took))
             }
             Err(e) => {
                 println!("==> FAILED: {name} after {}", seconds(took));
-                return Err(format!("step `{name}` failed: {e}"));
+                Err(format!("step `{name}` failed: {e}"))
             }
         }
+    };
+    for (name, mut cmd) in steps {
+        done.push(run_step(name, &mut || run(&mut cmd))?);
     }
+    done.push(run_step(
+        "web page (trunk build --release, sample image)",
+        &mut || site().map(|_| ()),
+    )?);
+    done.push(run_step(
+        "browser tests (tests/e2e, headless Chromium)",
+        &mut || browser_tests(),
+    )?);
     println!("\nall steps passed in {}:", seconds(started.elapsed()));
     for (name, took) in done {
         println!("  {:>8}  {name}", seconds(took));
@@ -354,9 +396,10 @@ fn test() -> Result {
 }
 
 // ---------------------------------------------------------------------------------------------
-// cargo xtask serve
+// cargo xtask site / e2e: the web page
 
-fn serve() -> Result {
+/// Installs what building the web page needs: the wasm32 target, Trunk, wasm-bindgen-cli.
+fn ensure_web_tools() -> Result {
     ensure_wasm_target()?;
     ensure_cargo_tool(
         "trunk",
@@ -368,7 +411,168 @@ fn serve() -> Result {
         "wasm-bindgen",
         WASM_BINDGEN_VERSION,
         &["wasm-bindgen-cli", "--version", WASM_BINDGEN_VERSION],
+    )
+}
+
+/// Disk images the page ships (the sample) and its browser tests drop.
+struct SiteImages {
+    /// The clean Debian 12 guest, QCOW2 v3 (about 400 KiB): the page's sample image.
+    sample: PathBuf,
+    /// The same guest with an SSH host key and a key in root's authorized_keys (S01, S10).
+    violating: PathBuf,
+    /// A raw disk of 3 GiB (sparse): reads past 2 GiB (the backup GPT) go through f64 offsets.
+    large: PathBuf,
+}
+
+/// Where the site's sample image is put for Trunk's post-build hook (Trunk.toml).
+const SITE_SAMPLE: &str = "target/site/sample/debian-12-sample.qcow2";
+
+fn site_images() -> SiteImages {
+    let (host_private, host_public) = preflight_fixtures::test_key("host");
+    let (_, user_public) = preflight_fixtures::test_key("user");
+    let violating = debian_guest()
+        .file_mode("/etc/ssh/ssh_host_ed25519_key", &host_private, 0o600)
+        .file("/etc/ssh/ssh_host_ed25519_key.pub", &host_public)
+        .file("/root/.ssh/authorized_keys", &user_public);
+    SiteImages {
+        sample: image(&DiskSpec::new(debian_guest()), Container::Qcow2V3),
+        violating: image(&DiskSpec::new(violating), Container::Qcow2V3),
+        large: image(
+            &DiskSpec {
+                partitioning: Partitioning::Gpt,
+                disk_mib: 3072,
+                ..DiskSpec::new(debian_guest())
+            },
+            Container::Raw,
+        ),
+    }
+}
+
+fn copy(from: &Path, to: &Path) -> Result {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
+}
+
+/// Builds the images, then the site into `dist/` with the sample in `dist/sample/`.
+fn site() -> Result<SiteImages> {
+    ensure_web_tools()?;
+    println!("building the site's disk images (cached under target/fixtures)");
+    let images = site_images();
+    let root = repo_root();
+    copy(&images.sample, &root.join(SITE_SAMPLE))?;
+    run(Command::new("trunk")
+        .args(["build", "--release"])
+        .current_dir(root)
+        .env("PATH", path_with_cargo_bin()))?;
+    // The post-build hook copies it when the target dir is the default one; make sure anyway.
+    copy(
+        &images.sample,
+        &root.join("dist/sample/debian-12-sample.qcow2"),
     )?;
+    println!("site ready in {}", root.join("dist").display());
+    Ok(images)
+}
+
+/// `npm ci` (or `npm install` without a lock file) in tests/e2e unless playwright-core is there.
+fn ensure_e2e_packages(dir: &Path) -> Result {
+    // Debian's nodejs comes without npm, NodeSource's with it (and conflicts with Debian's npm).
+    if probe(Command::new("npm").arg("--version")).is_none() {
+        let mut install = if is_root() {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
+        install
+            .args(["install", "-y", "-qq", "--no-install-recommends", "npm"])
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        run(&mut install)?;
+    }
+    if dir
+        .join("node_modules/playwright-core/package.json")
+        .is_file()
+    {
+        println!("tests/e2e: node packages present");
+        return Ok(());
+    }
+    let verb = if dir.join("package-lock.json").is_file() {
+        "ci"
+    } else {
+        "install"
+    };
+    run(Command::new("npm")
+        .args([verb, "--no-audit", "--no-fund"])
+        .current_dir(dir))
+}
+
+/// The browser tests: node's test runner drives headless Chromium over the built site.
+fn browser_tests() -> Result {
+    let images = site_images();
+    let root = repo_root();
+    let e2e = root.join("tests/e2e");
+    ensure_e2e_packages(&e2e)?;
+    let shots = target_dir().join("e2e-screenshots");
+    std::fs::create_dir_all(&shots).map_err(|e| format!("{}: {e}", shots.display()))?;
+    run(Command::new("node")
+        .args(["--test", "--test-concurrency=1"])
+        .arg("page.test.mjs")
+        .current_dir(&e2e)
+        .env("PREFLIGHT_DIST", root.join("dist"))
+        .env("PREFLIGHT_SCREENSHOTS", &shots)
+        .env("PREFLIGHT_IMAGE_CLEAN", &images.sample)
+        .env("PREFLIGHT_IMAGE_VIOLATING", &images.violating)
+        .env("PREFLIGHT_IMAGE_LARGE", &images.large))
+}
+
+/// The wasm-bindgen tests of web/tests (the Blob byte source in a real dedicated worker),
+/// run by wasm-bindgen-test-runner through chromedriver; browser flags in web/webdriver.json.
+fn worker_tests() -> Result {
+    ensure_web_tools()?;
+    run(cargo()
+        .args([
+            "test",
+            "-p",
+            "preflight-web",
+            "--target",
+            WASM_TARGET,
+            "--tests",
+        ])
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            "wasm-bindgen-test-runner",
+        )
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+        .env("PATH", path_with_cargo_bin()))
+}
+
+fn e2e() -> Result {
+    ensure_debian_packages()?;
+    site()?;
+    worker_tests()?;
+    browser_tests()
+}
+
+// ---------------------------------------------------------------------------------------------
+// cargo xtask serve
+
+fn serve() -> Result {
+    ensure_web_tools()?;
+    // The sample image needs the fixture tools (and root for its file owners): without them
+    // the page serves all the same and says the sample is not part of this build.
+    let sample =
+        std::panic::catch_unwind(|| image(&DiskSpec::new(debian_guest()), Container::Qcow2V3));
+    match sample {
+        Ok(path) => copy(&path, &repo_root().join(SITE_SAMPLE))?,
+        Err(_) => {
+            println!("warning: the sample image could not be built (see above); serving without it")
+        }
+    }
     println!("\nserving the web page on http://{SERVE_ADDRESS}:{SERVE_PORT}/ (Ctrl-C stops)");
     run(Command::new("trunk")
         .args(["serve", "--address", SERVE_ADDRESS, "--port", SERVE_PORT])

@@ -1,0 +1,358 @@
+// Browser end-to-end tests of the web page: the built site (dist/) served from a sub-path, in
+// Debian's headless Chromium driven by playwright-core. Run by `cargo xtask e2e` (and
+// `cargo xtask test`), which builds the site and the images and passes their paths:
+//   PREFLIGHT_DIST, PREFLIGHT_SCREENSHOTS, PREFLIGHT_IMAGE_CLEAN, PREFLIGHT_IMAGE_VIOLATING,
+//   PREFLIGHT_IMAGE_LARGE (a 3 GiB sparse raw disk: reads past 2 GiB).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { serve } from './server.mjs';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the browser tests with \`cargo xtask e2e\``);
+  return v;
+};
+const DIST = env('PREFLIGHT_DIST');
+const SHOTS = env('PREFLIGHT_SCREENSHOTS');
+const IMAGES = {
+  clean: env('PREFLIGHT_IMAGE_CLEAN'),
+  violating: env('PREFLIGHT_IMAGE_VIOLATING'),
+  large: env('PREFLIGHT_IMAGE_LARGE'),
+};
+// Generous: a cold worker compiles about a megabyte of WebAssembly first.
+const REPORT_TIMEOUT = 60_000;
+
+let server;
+let browser;
+let scratch;
+
+before(async () => {
+  server = await serve(DIST);
+  scratch = await mkdtemp(join(tmpdir(), 'preflight-e2e-'));
+  // Playwright gives every launch a fresh, temporary profile (user data dir).
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+/**
+ * A fresh page (own context: own local storage) that records every request and every error.
+ * `problems` collects page errors, console errors (CSP violations are reported there) and
+ * failed requests; each test ends by asserting it is empty.
+ */
+async function openPage({ width = 1280, height = 900 } = {}) {
+  const context = await browser.newContext({
+    viewport: { width, height },
+    acceptDownloads: true,
+    permissions: ['clipboard-read', 'clipboard-write'],
+  });
+  const page = await context.newPage();
+  const requests = [];
+  const problems = [];
+  context.on('request', (r) => requests.push({ method: r.method(), url: r.url() }));
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  await page.goto(server.url);
+  await page.waitForSelector('#dropzone');
+  return { context, page, requests, problems };
+}
+
+async function close({ context, problems }) {
+  await context.close();
+  assert.deepEqual(problems, [], 'the page reported errors');
+}
+
+/** Every request since `from` is a same-origin GET of the site's own files. */
+function assertOnlyOwnFiles(requests, from = 0) {
+  const seen = requests.slice(from);
+  for (const r of seen) {
+    assert.equal(r.method, 'GET', `unexpected ${r.method} ${r.url}`);
+    assert.ok(r.url.startsWith(server.url), `request outside the site: ${r.url}`);
+  }
+  return seen;
+}
+
+/** Pick `image` with the file input and wait for its report or its error (by file name, so a
+ * previous result on the page does not count). */
+async function inspect(page, image) {
+  const name = basename(image);
+  await page.setInputFiles('#file-input', image);
+  await page.waitForFunction(
+    (name) =>
+      [...document.querySelectorAll('#report .eyebrow, #inspection-error h2')].some((e) =>
+        e.textContent.includes(name),
+      ),
+    name,
+    { timeout: REPORT_TIMEOUT },
+  );
+}
+
+async function findings(page) {
+  return page.$$eval('[data-rule][data-level]', (els) =>
+    els.map((e) => `${e.dataset.rule}:${e.dataset.level}`).sort(),
+  );
+}
+
+async function shot(page, name, fullPage = true) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
+}
+
+test('the page says what it does and that nothing is uploaded', async () => {
+  const p = await openPage();
+  const lede = await p.page.textContent('.lede');
+  assert.match(lede, /never leaves your computer/);
+  const csp = await p.page.getAttribute('meta[http-equiv="Content-Security-Policy"]', 'content');
+  assert.match(csp, /default-src 'self'/);
+  assert.match(csp, /'wasm-unsafe-eval'/);
+  assert.equal(await p.page.locator('input[type="file"]#file-input').count(), 1);
+  // Everything the page loaded came from its own sub-path.
+  const loaded = assertOnlyOwnFiles(p.requests);
+  assert.ok(loaded.some((r) => r.url.endsWith('app_bg.wasm')), 'the module was loaded');
+  // Keyboard: the skip link comes first, the file picker is reachable with Tab.
+  await p.page.keyboard.press('Tab');
+  assert.equal(await p.page.evaluate(() => document.activeElement.className), 'skip-link');
+  let reached = false;
+  for (let i = 0; i < 6 && !reached; i++) {
+    await p.page.keyboard.press('Tab');
+    reached = await p.page.evaluate(() => document.activeElement.id === 'file-input');
+  }
+  assert.ok(reached, 'the file input is reachable with the keyboard');
+  await shot(p.page, '01-start');
+  await close(p);
+});
+
+test('a clean image: ready, paravirtualized, no finding, nothing sent anywhere', async () => {
+  const p = await openPage();
+  const mark = p.requests.length;
+  await inspect(p.page, IMAGES.clean);
+  assert.equal(await p.page.getAttribute('.verdict', 'data-verdict'), 'ready');
+  assert.equal(await p.page.getAttribute('[data-launch-mode]', 'data-launch-mode'), 'PARAVIRTUALIZED');
+  assert.deepEqual(await findings(p.page), []);
+  assert.match(await p.page.textContent('.launch-mode'), /BIOS/);
+  // The worker's own files are the only requests the inspection made.
+  const during = assertOnlyOwnFiles(p.requests, mark);
+  for (const r of during) {
+    assert.match(r.url, /(worker_loader\.js|worker\.js|worker_bg\.wasm)$/, `unexpected request ${r.url}`);
+  }
+  await shot(p.page, '02-clean-report');
+  await close(p);
+});
+
+test('a violating image: S01 and S10 blockers with evidence, remedy and source', async () => {
+  const p = await openPage();
+  const mark = p.requests.length;
+  await inspect(p.page, IMAGES.violating);
+  assertOnlyOwnFiles(p.requests, mark);
+  assert.equal(await p.page.getAttribute('.verdict', 'data-verdict'), 'blocked');
+  assert.deepEqual(await findings(p.page), ['S01:blocker', 'S10:blocker']);
+  const s01 = p.page.locator('[data-rule="S01"]');
+  assert.match(await s01.textContent(), /\/etc\/ssh\/ssh_host_ed25519_key/);
+  assert.match(await s01.locator('.remedy').textContent(), /rm -f \/etc\/ssh\/ssh_host_\*/);
+  assert.match(await s01.locator('.source a').getAttribute('href'), /^https:\/\//);
+  assert.match(await p.page.textContent('[data-rule="S10"]'), /\/root\/.ssh\/authorized_keys/);
+  // The host's private key is named, never shown.
+  const hostKey = await readFile(new URL('../fixtures/data/test_host_ed25519_key', import.meta.url), 'utf8');
+  assert.ok(!(await p.page.content()).includes(hostKey.split('\n')[1]), 'private key material in the page');
+
+  // Copy the remedy.
+  await s01.locator('.copy-button').click();
+  await p.page.waitForSelector('[data-rule="S01"] .copy-status:has-text("Copied")');
+  const clip = await p.page.evaluate(() => navigator.clipboard.readText());
+  assert.match(clip, /rm -f \/etc\/ssh\/ssh_host_\*/);
+
+  // Download the report: the CLI's JSON.
+  const [download] = await Promise.all([
+    p.page.waitForEvent('download'),
+    p.page.click('#download-report'),
+  ]);
+  assert.equal(download.suggestedFilename(), 'disk.qcow2.preflight.json');
+  const report = JSON.parse(await readFile(await download.path(), 'utf8'));
+  assert.equal(report.schema_version, 1);
+  assert.deepEqual(report.findings.map((f) => f.rule).sort(), ['S01', 'S10']);
+  assert.equal(report.verdict.status, 'blocked');
+  assert.ok(report.stats.read_calls > 0);
+  await shot(p.page, '03-violating-report');
+
+  // Narrow window.
+  await p.page.setViewportSize({ width: 390, height: 844 });
+  await p.page.evaluate(() => window.scrollTo(0, 0));
+  await shot(p.page, '04-violating-narrow', false);
+  await s01.screenshot({ path: join(SHOTS, '04-violating-narrow-finding.png') });
+  await close(p);
+});
+
+test('a 3 GiB raw image: read past 2 GiB, IMP-FORMAT blocker, launch mode shown', async () => {
+  const p = await openPage();
+  const mark = p.requests.length;
+  await inspect(p.page, IMAGES.large);
+  assertOnlyOwnFiles(p.requests, mark);
+  assert.equal(await p.page.getAttribute('[data-launch-mode]', 'data-launch-mode'), 'PARAVIRTUALIZED');
+  assert.deepEqual(await findings(p.page), ['IMP-FORMAT:blocker']);
+  assert.match(await p.page.textContent('.verdict .eyebrow'), /3\.0 GiB virtual/);
+  const [download] = await Promise.all([
+    p.page.waitForEvent('download'),
+    p.page.click('#download-report'),
+  ]);
+  const report = JSON.parse(await readFile(await download.path(), 'utf8'));
+  assert.equal(report.image.virtual_size, 3072 * 1024 * 1024);
+  assert.equal(report.partition_table.scheme, 'gpt');
+  // The GPT's backup header (the disk's last sector) was checked: the report has no
+  // complaint about it, which needs a read beyond 2 GiB.
+  assert.ok(!JSON.stringify(report.partition_table.diagnostics).match(/backup/i), JSON.stringify(report.partition_table));
+  await shot(p.page, '05-large-raw');
+  await close(p);
+});
+
+test('the sample button and a dropped file both run the whole inspection', async () => {
+  const p = await openPage();
+  await p.page.click('#sample-button');
+  await p.page.waitForSelector('#report', { timeout: REPORT_TIMEOUT });
+  assert.match(await p.page.textContent('.verdict .eyebrow'), /debian-12-sample\.qcow2/);
+  assert.equal(await p.page.getAttribute('[data-launch-mode]', 'data-launch-mode'), 'PARAVIRTUALIZED');
+  assertOnlyOwnFiles(p.requests);
+
+  // Drop a file on the drop zone (a real drop event with a DataTransfer).
+  await p.page.evaluate(async () => {
+    const blob = await (await fetch('./sample/debian-12-sample.qcow2')).blob();
+    const data = new DataTransfer();
+    data.items.add(new File([blob], 'dropped.qcow2'));
+    const zone = document.getElementById('dropzone');
+    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+  });
+  await p.page.waitForSelector('.verdict .eyebrow:has-text("dropped.qcow2")', { timeout: REPORT_TIMEOUT });
+  await close(p);
+});
+
+test('a corrupt or empty image gives a clear message in the page', async () => {
+  const p = await openPage();
+  // The first 100 bytes of a QCOW2 v3 image: a header that stops short.
+  const truncated = join(scratch, 'truncated.qcow2');
+  await writeFile(truncated, (await readFile(IMAGES.clean)).subarray(0, 100));
+  await inspect(p.page, truncated);
+  const error = p.page.locator('#inspection-error');
+  assert.equal(await error.getAttribute('role'), 'alert');
+  const text = await error.textContent();
+  assert.match(text, /truncated\.qcow2/);
+  assert.match(text, /QCOW2 image is corrupt/);
+  await shot(p.page, '06-corrupt-image');
+
+  const empty = join(scratch, 'empty.img');
+  await writeFile(empty, '');
+  await inspect(p.page, empty);
+  assert.match(await p.page.textContent('#inspection-error'), /0 bytes/);
+
+  // Another file can be dropped right away.
+  await inspect(p.page, IMAGES.clean);
+  assert.equal(await p.page.getAttribute('.verdict', 'data-verdict'), 'ready');
+  await close(p);
+});
+
+test('cancel stops a running inspection', async () => {
+  const p = await openPage();
+  await p.page.setInputFiles('#file-input', IMAGES.large);
+  // The worker must first compile its module, so the cancel button is there for a while.
+  await p.page.click('#cancel-button', { timeout: 10_000 });
+  await p.page.waitForSelector('.notice:has-text("Inspection cancelled")');
+  assert.equal(await p.page.locator('#report').count(), 0);
+  assert.equal(await p.page.locator('#progress').count(), 0);
+  await close(p);
+});
+
+/** The listing statuses as { ID: status }. */
+async function statuses(page) {
+  const list = await page.$$eval('[data-check]', (els) => els.map((e) => [e.dataset.check, e.dataset.status]));
+  return Object.fromEntries(list);
+}
+
+const GOOD = {
+  '#listing-name': 'Acme Analytics Server',
+  '#listing-headline': 'Self-hosted analytics for web and mobile apps',
+  '#listing-short-description': 'Collects and charts usage data on your own instance.',
+  '#listing-long-description': 'For product teams who want analytics without a third party. Docs: https://docs.acme.example.com/server',
+  '#listing-usage': 'Launch an instance, then connect with SSH on port 22 as user opc with the private key you chose at launch.',
+  '#listing-sysreq': 'Shapes: VM.Standard.E4.Flex, at least 2 OCPUs and 16 GB memory. Boot volume: 50 GB. Open ingress TCP port 22 and 443 in the security list.',
+  '#listing-version': '2.4.1',
+  '#listing-username': 'opc',
+  '#listing-release-notes': 'Version 2.4.1 fixes the chart export.',
+  '#contact-0-name': 'Acme Support',
+  '#contact-0-email': 'support@acme.example.com',
+  '#contact-0-phone': '+1 650 555 0100',
+  '#link-0-name': 'Documentation',
+  '#link-0-url': 'https://docs.acme.example.com/server',
+};
+
+test('the listing checklist: good values pass, bad values fail, the form survives a reload', async () => {
+  const p = await openPage();
+  const initial = await statuses(p.page);
+  assert.deepEqual(Object.keys(initial).sort(), [
+    'LST-HEADLINE', 'LST-LINKS', 'LST-NAME', 'LST-PLACEHOLDER', 'LST-SUPPORT', 'LST-SYSREQ',
+    'LST-USAGE-CONNECT', 'LST-VERSION',
+  ]);
+  assert.ok(Object.values(initial).every((s) => s === 'na'), JSON.stringify(initial));
+
+  for (const [selector, value] of Object.entries(GOOD)) {
+    await p.page.fill(selector, value);
+  }
+  const good = await statuses(p.page);
+  for (const [id, status] of Object.entries(good)) {
+    assert.equal(status, 'pass', `${id} should pass: ${await p.page.textContent(`[data-check="${id}"]`)}`);
+  }
+  await shot(p.page, '07-listing-good');
+
+  const bad = {
+    '#listing-name': 'A'.repeat(81),
+    '#listing-headline': 'Fast\nanalytics\nfor everyone',
+    '#listing-usage': 'Just log in.',
+    '#listing-sysreq': 'Runs anywhere',
+    '#contact-0-email': 'support.acme.com',
+    '#link-0-url': 'http://docs.acme.example.com',
+    '#listing-version': '2.4.1+build/5',
+    '#listing-long-description': 'TODO: write this',
+  };
+  for (const [selector, value] of Object.entries(bad)) {
+    await p.page.fill(selector, value);
+  }
+  const failing = await statuses(p.page);
+  for (const [id, status] of Object.entries(failing)) {
+    assert.equal(status, 'fail', `${id} should fail: ${await p.page.textContent(`[data-check="${id}"]`)}`);
+  }
+  assert.match(await p.page.textContent('[data-check="LST-LINKS"]'), /uses http:\/\//);
+  await p.page.locator('.checks').scrollIntoViewIfNeeded();
+  await shot(p.page, '08-listing-bad', false);
+
+  // Kept in local storage: a reload shows the same values and results.
+  await p.page.reload();
+  await p.page.waitForSelector('#listing-name');
+  assert.equal(await p.page.inputValue('#listing-name'), 'A'.repeat(81));
+  assert.equal(await p.page.inputValue('#contact-0-phone'), GOOD['#contact-0-phone']);
+  assert.deepEqual(await statuses(p.page), failing);
+  // Nothing was sent while typing.
+  assertOnlyOwnFiles(p.requests);
+  await close(p);
+});

@@ -1,0 +1,13 @@
+//! The inspection worker: `trunk build` compiles this for the browser (see index.html).
+
+#[cfg(target_family = "wasm")]
+fn main() {
+    preflight_web::worker::start();
+}
+
+#[cfg(not(target_family = "wasm"))]
+fn main() {
+    eprintln!(
+        "the Preflight worker runs in a browser: build it with `trunk build` (DEVELOPERS.md)"
+    );
+}

@@ -1,0 +1,77 @@
+//! What the page and the inspection worker say to each other.
+//!
+//! Page → worker: the dropped `File` itself (browsers clone it by reference, not by content).
+//! Worker → page: [`FromWorker`] as a JSON string, so no JavaScript glue is needed on either
+//! side and the protocol is tested natively like any other Rust.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FromWorker {
+    /// The worker's module is loaded and its message handler installed: send the file now.
+    Ready,
+    Progress(Progress),
+    /// The report as the CLI writes it with `--format json` (pretty, newline at the end).
+    Done {
+        report: String,
+    },
+    /// The image could not be inspected (unsupported, unreadable) or the worker panicked.
+    Failed {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// What the inspection is doing, for people ("reading the container").
+    pub stage: String,
+    /// 1-based stage number out of `steps`.
+    pub step: u32,
+    pub steps: u32,
+    /// Bytes and calls read from the file so far (below the block cache).
+    pub bytes_read: u64,
+    pub read_calls: u64,
+}
+
+impl FromWorker {
+    pub fn to_json(&self) -> String {
+        // A tagged enum of strings and integers always encodes.
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| r#"{"kind":"failed","message":"encoding"}"#.into())
+    }
+
+    pub fn from_json(text: &str) -> Result<FromWorker, String> {
+        serde_json::from_str(text).map_err(|e| format!("unreadable message from the worker: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let cases = [
+            FromWorker::Ready,
+            FromWorker::Progress(Progress {
+                stage: "reading the container".into(),
+                step: 1,
+                steps: 6,
+                bytes_read: 1 << 40,
+                read_calls: 3,
+            }),
+            FromWorker::Done {
+                report: "{\n}\n".into(),
+            },
+            FromWorker::Failed {
+                message: "x: not a disk image".into(),
+            },
+        ];
+        for case in cases {
+            assert_eq!(FromWorker::from_json(&case.to_json()).unwrap(), case);
+        }
+        assert_eq!(FromWorker::Ready.to_json(), r#"{"kind":"ready"}"#);
+        assert!(FromWorker::from_json("{}").is_err());
+    }
+}
