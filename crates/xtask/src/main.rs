@@ -385,6 +385,10 @@ fn test() -> Result {
         &mut || site().map(|_| ()),
     )?);
     done.push(run_step(
+        "worker tests (wasm-bindgen, Blob source in a dedicated worker)",
+        &mut worker_tests,
+    )?);
+    done.push(run_step(
         "browser tests (tests/e2e, headless Chromium)",
         &mut || browser_tests(),
     )?);
