@@ -8,6 +8,7 @@
 //! - `e2e`:   `site`, then the browser tests in headless Chromium (tests/e2e).
 //! - `setup`: only the installing part of `test`.
 
+use preflight_fixtures::display;
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -116,25 +117,6 @@ fn cargo() -> Command {
     let mut c = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     c.current_dir(repo_root());
     c
-}
-
-fn display(cmd: &Command) -> String {
-    let quote = |s: &std::ffi::OsStr| {
-        let s = s.to_string_lossy();
-        if !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-        {
-            s.into_owned()
-        } else {
-            format!("'{}'", s.replace('\'', r"'\''"))
-        }
-    };
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(quote)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Prints the command, runs it with inherited output, fails unless it exits with 0.
