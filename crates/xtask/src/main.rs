@@ -3,7 +3,8 @@
 //! - `test`:  install the missing tools (Debian packages, the wasm32 target, clippy, rustfmt),
 //!   then fmt check, clippy (native and wasm32 core), every test. What CI runs (`.ci/run`).
 //! - `serve`: install Trunk and wasm-bindgen-cli at the pinned versions, then serve the web page.
-//! - `bench`: run the release CLI on a large sparse fixture and print what it read.
+//! - `bench`: the same large sparse fixtures through the release CLI and the release page in
+//!   headless Chromium; prints bytes read, read calls and time for each.
 //! - `site`:  build the web page into `dist/` (`trunk build --release`) with its sample image.
 //! - `e2e`:   `site`, then the browser tests in headless Chromium (tests/e2e).
 //! - `setup`: only the installing part of `test`.
@@ -74,7 +75,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("serve") => serve(),
-        Some("bench") => bench(),
+        Some("bench") => bench(args.iter().any(|a| a == "--native-only")),
         Some("site") => site().map(|_| ()),
         Some("e2e") => e2e(),
         Some("setup") => setup(),
@@ -84,7 +85,7 @@ fn main() -> ExitCode {
                  commands:\n  \
                  test   install what is missing, then fmt, clippy (native + wasm32), all tests\n  \
                  serve  install trunk {TRUNK_VERSION} + wasm-bindgen-cli {WASM_BINDGEN_VERSION}, serve http://{SERVE_ADDRESS}:{SERVE_PORT}/\n  \
-                 bench  release CLI on a 20 GiB sparse fixture (raw, qcow2): bytes read, calls, time\n  \
+                 bench  20 GiB sparse fixtures, release CLI and page in Chromium: bytes read, calls, time\n         (--native-only: the CLI alone)\n  \
                  site   build the web page into dist/ (trunk build --release) with its sample image\n  \
                  e2e    site, then the browser tests in headless Chromium (tests/e2e)\n  \
                  setup  only install what `test` needs"
@@ -635,49 +636,135 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-fn bench() -> Result {
-    ensure_debian_packages()?;
-    run(cargo().args(["build", "--release", "-p", "preflight-cli"]))?;
-    let preflight = target_dir().join("release/preflight");
-
-    println!("building the 20 GiB sparse fixture (cached under target/fixtures)");
-    let t = Instant::now();
-    let spec = DiskSpec {
-        partitioning: Partitioning::GptEfi,
-        disk_mib: 20 * 1024,
-        root_mib: 2 * 1024,
-        ..DiskSpec::new(debian_guest())
-    };
-    let images = [
-        ("qcow2 v3, 20 GiB", image(&spec, Container::Qcow2V3)),
-        ("raw, 20 GiB", image(&spec, Container::Raw)),
-    ];
-    println!("fixtures ready in {}", seconds(t.elapsed()));
-
-    let rows = images
-        .iter()
-        .map(|(name, path)| measure(&preflight, name, path))
-        .collect::<Result<Vec<_>>>()?;
-
-    println!();
-    println!(
-        "{:<18} {:>12} {:>12} {:>10} {:>10} {:>8}",
-        "image", "file size", "bytes read", "% of file", "read calls", "ms"
+/// The browser column: tests/e2e/bench.mjs drops each image on the built page in headless
+/// Chromium and prints the report's stats as `BENCH {json}` lines.
+fn measure_in_browser(images: &[(&str, PathBuf)]) -> Result<Vec<BenchRow>> {
+    let e2e = repo_root().join("tests/e2e");
+    ensure_e2e_packages(&e2e)?;
+    let list = serde_json::Value::Array(
+        images
+            .iter()
+            .map(|(name, path)| serde_json::json!({ "name": name, "path": path }))
+            .collect(),
     );
-    for r in &rows {
+    let mut cmd = Command::new("node");
+    cmd.arg("bench.mjs")
+        .current_dir(&e2e)
+        .env("PREFLIGHT_DIST", repo_root().join("dist"))
+        .env("PREFLIGHT_BENCH_IMAGES", list.to_string());
+    println!("$ {}", display(&cmd));
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot start `{}`: {e}", display(&cmd)))?;
+    if !out.status.success() {
+        return Err(format!("`{}` failed ({})", display(&cmd), out.status));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut rows = Vec::new();
+    for line in stdout.lines() {
+        let Some(json) = line.strip_prefix("BENCH ") else {
+            continue;
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| format!("bench.mjs printed `{line}`: {e}"))?;
+        let field = |f: &str| {
+            v[f].as_u64()
+                .ok_or_else(|| format!("bench.mjs: no numeric {f} in `{line}`"))
+        };
+        let name = v["name"].as_str().unwrap_or_default();
+        let file_size = images
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, p)| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len());
+        rows.push(BenchRow {
+            name: name.to_string(),
+            file_size,
+            bytes_read: field("bytes_read")?,
+            read_calls: field("read_calls")?,
+            elapsed_ms: field("elapsed_ms")?,
+        });
+    }
+    if rows.len() != images.len() {
+        return Err(format!(
+            "bench.mjs measured {} of {} images",
+            rows.len(),
+            images.len()
+        ));
+    }
+    Ok(rows)
+}
+
+fn print_bench_table(rows: &[(&str, BenchRow)]) {
+    println!(
+        "{:<22} {:<8} {:>12} {:>12} {:>10} {:>10} {:>8}",
+        "image", "where", "file size", "bytes read", "% of file", "read calls", "ms"
+    );
+    for (place, r) in rows {
         let percent = if r.file_size == 0 {
             0.0
         } else {
             r.bytes_read as f64 * 100.0 / r.file_size as f64
         };
         println!(
-            "{:<18} {:>12} {:>12} {:>9.3}% {:>10} {:>8}",
+            "{:<22} {:<8} {:>12} {:>12} {:>9.3}% {:>10} {:>8}",
             r.name,
+            place,
             human_bytes(r.file_size),
             human_bytes(r.bytes_read),
             percent,
             r.read_calls,
             r.elapsed_ms
+        );
+    }
+}
+
+/// The bench images: one 20 GiB-virtual sparse disk (GPT, EFI system partition, Debian guest)
+/// in each container format the core reads.
+fn bench_images() -> Vec<(&'static str, PathBuf)> {
+    let spec = DiskSpec {
+        partitioning: Partitioning::GptEfi,
+        disk_mib: 20 * 1024,
+        root_mib: 2 * 1024,
+        ..DiskSpec::new(debian_guest())
+    };
+    vec![
+        ("qcow2 v3, 20 GiB", image(&spec, Container::Qcow2V3)),
+        ("raw, 20 GiB", image(&spec, Container::Raw)),
+    ]
+}
+
+/// `cargo xtask bench [--native-only]`: the same images natively (release CLI) and in the
+/// browser (the release site in headless Chromium).
+fn bench(native_only: bool) -> Result {
+    ensure_debian_packages()?;
+    run(cargo().args(["build", "--release", "-p", "preflight-cli"]))?;
+    let preflight = target_dir().join("release/preflight");
+
+    println!("building the 20 GiB sparse fixtures (cached under target/fixtures)");
+    let t = Instant::now();
+    let images = bench_images();
+    println!("fixtures ready in {}", seconds(t.elapsed()));
+
+    let mut rows = Vec::new();
+    for (name, path) in &images {
+        rows.push(("native", measure(&preflight, name, path)?));
+    }
+    if !native_only {
+        site()?;
+        for row in measure_in_browser(&images)? {
+            rows.push(("browser", row));
+        }
+    }
+    rows.sort_by_key(|(_, r)| images.iter().position(|(n, _)| *n == r.name));
+
+    println!();
+    print_bench_table(&rows);
+    if !native_only {
+        println!(
+            "\nms: inspection time as the report states it (the worker's clock in the browser, \
+             after the WebAssembly module is compiled)."
         );
     }
     Ok(())
