@@ -46,7 +46,7 @@ fn check(spec: &DiskSpec, container: Container) {
 #[test]
 fn every_variant_reads_like_qemu_img_gpt() {
     let spec = DiskSpec::new(debian_guest());
-    for c in Container::ALL {
+    for c in std::iter::once(Container::Raw).chain(Container::QCOW2) {
         if c != Container::Qcow2BackingPartial {
             check(&spec, c);
         }

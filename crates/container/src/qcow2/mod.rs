@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 
 use preflight_io::{ByteSource, IoError, Source, be, check_bounds, read_vec};
 
-use crate::info::Qcow2Info;
-use crate::{ContainerError, Format};
+use crate::info::{ContainerInfo, Qcow2Info};
+use crate::{Container, ContainerError, Format};
 use lru::Lru;
 
 const LAYER: &str = "qcow2";
@@ -50,6 +50,28 @@ pub struct Qcow2 {
     missing_backing: Arc<AtomicU64>,
     /// Why the guest data cannot be read at all (encryption, external data file).
     unreadable: Option<String>,
+}
+
+/// Opens a QCOW2 image as a [`Container`].
+pub fn open(file: Source) -> Result<Container, ContainerError> {
+    let image = Qcow2::open(Arc::clone(&file))?;
+    let q = image.info().clone();
+    let mut info = ContainerInfo::plain(Format::Qcow2, image.virtual_size(), file.len());
+    info.version = Some(q.version.to_string());
+    info.block_size = Some(q.cluster_size);
+    info.compression = Some(q.compression_type.clone());
+    info.parent = q.backing_file.clone();
+    info.warnings = image.warnings().to_vec();
+    let missing = q
+        .backing_file
+        .as_ref()
+        .map(|_| image.missing_backing_counter());
+    info.qcow2 = Some(q);
+    Ok(Container {
+        info,
+        disk: Arc::new(image),
+        missing_backing_bytes: missing,
+    })
 }
 
 impl Qcow2 {

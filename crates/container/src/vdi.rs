@@ -1,0 +1,12 @@
+//! Placeholder until the vdi reader lands: refuses by name.
+
+use preflight_io::Source;
+
+use crate::{Container, ContainerError, Format};
+
+pub fn open(_file: Source) -> Result<Container, ContainerError> {
+    Err(ContainerError::Unsupported {
+        format: Format::Vdi,
+        message: Format::Vdi.not_supported_message().to_string(),
+    })
+}

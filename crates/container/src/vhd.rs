@@ -1,0 +1,12 @@
+//! Placeholder until the vhd reader lands: refuses by name.
+
+use preflight_io::Source;
+
+use crate::{Container, ContainerError, Format};
+
+pub fn open(_file: Source) -> Result<Container, ContainerError> {
+    Err(ContainerError::Unsupported {
+        format: Format::Vhd,
+        message: Format::Vhd.not_supported_message().to_string(),
+    })
+}
