@@ -42,6 +42,9 @@ pub struct Container {
     pub missing_backing_bytes: Option<Arc<AtomicU64>>,
 }
 
+/// Progress of a pass over the whole file: what is being done, bytes done, bytes in all.
+pub type Progress<'a> = &'a dyn Fn(&str, u64, u64);
+
 /// How to open: what may be slow is asked for explicitly.
 #[derive(Default, Clone, Copy)]
 pub struct OpenOptions<'a> {
@@ -49,7 +52,7 @@ pub struct OpenOptions<'a> {
     pub verify_manifest: bool,
     /// Called during passes over the whole file (indexing a tar.gz, checking digests) with
     /// what is being done, bytes done and bytes in all.
-    pub progress: Option<&'a dyn Fn(&str, u64, u64)>,
+    pub progress: Option<Progress<'a>>,
 }
 
 /// A disk holds at least one 512-byte sector; anything smaller is not a disk image.
