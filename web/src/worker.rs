@@ -56,7 +56,7 @@ fn on_message(event: MessageEvent) {
 
 fn stage_step(stage: Stage) -> u32 {
     match stage {
-        Stage::Container => 1,
+        Stage::Container | Stage::Decompressing => 1,
         Stage::Volumes => 2,
         Stage::Guest => 3,
         Stage::Facts => 4,
@@ -97,7 +97,12 @@ pub fn inspect_file(file: &File) -> FromWorker {
     };
     let progress = move |stage: Stage, stats: preflight_io::ReadStats| {
         *current.borrow_mut() = (stage.label().to_string(), stage_step(stage));
-        last_post.set(now_ms());
+        let now = now_ms();
+        // Decompressing calls back every few megabytes: post at the observer's pace.
+        if stage == Stage::Decompressing && now - last_post.get() < PROGRESS_INTERVAL_MS {
+            return;
+        }
+        last_post.set(now);
         post(&FromWorker::Progress(Progress {
             stage: stage.label().to_string(),
             step: stage_step(stage),

@@ -3,12 +3,14 @@
 //! Exit codes: 0 no blocker found, 1 at least one blocker, 2 the image could not be inspected
 //! (unreadable, unsupported, bad arguments) — with a one-line reason on stderr.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use preflight_core::Stage;
+use preflight_io::ReadStats;
 
 #[derive(Parser)]
 #[command(
@@ -23,10 +25,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Inspect a disk image (QCOW2 or raw) and report launch mode and guideline violations.
+    /// Inspect a disk image (QCOW2, VMDK, VHD, VHDX, VDI, raw, or an .oci / OVA archive) and
+    /// report launch mode and guideline violations.
     Check {
         /// The disk image file.
         image: PathBuf,
+        /// For an OVA: check its manifest's digests (reads the whole archive).
+        #[arg(long)]
+        verify_manifest: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
@@ -61,10 +67,30 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check {
             image,
+            verify_manifest,
             format,
             output,
-        } => check(&image, format, output.as_deref()),
+        } => check(&image, verify_manifest, format, output.as_deref()),
     }
+}
+
+/// On a terminal, the one slow stage (decompressing a tar.gz archive) shows how far it is;
+/// in pipelines (stderr not a terminal) nothing is printed.
+fn progress_on_terminal(file_size: u64) -> Option<Box<dyn Fn(Stage, ReadStats)>> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let last = std::cell::Cell::new(u64::MAX);
+    Some(Box::new(move |stage: Stage, stats: ReadStats| {
+        if stage != Stage::Decompressing || file_size == 0 {
+            return;
+        }
+        let percent = stats.bytes_read.saturating_mul(100) / file_size;
+        if percent != last.get() {
+            last.set(percent);
+            eprint!("\r{}: {percent}%", stage.label());
+        }
+    }))
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -74,6 +100,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 
 fn check(
     path: &std::path::Path,
+    verify_manifest: bool,
     format: OutputFormat,
     output: Option<&std::path::Path>,
 ) -> ExitCode {
@@ -86,11 +113,19 @@ fn check(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut report =
-        match preflight_core::inspect(Box::new(file), &name, &preflight_core::Options::default()) {
-            Ok(r) => r,
-            Err(e) => return fail(format!("{}: {e}", path.display())),
-        };
+    let options = preflight_core::Options {
+        verify_manifest,
+        progress: progress_on_terminal(preflight_io::ByteSource::len(&file)),
+        ..preflight_core::Options::default()
+    };
+    let report = preflight_core::inspect(Box::new(file), &name, &options);
+    if options.progress.is_some() {
+        eprint!("\r\x1b[K");
+    }
+    let mut report = match report {
+        Ok(r) => r,
+        Err(e) => return fail(format!("{}: {e}", path.display())),
+    };
     report.stats.elapsed_ms = started.elapsed().as_millis() as u64;
 
     let rendered = match format {

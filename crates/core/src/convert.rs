@@ -1,7 +1,7 @@
 //! Facts → the report's own types. The report is a public, versioned contract; internal fact
 //! types may change without breaking it.
 
-use preflight_container::ContainerInfo;
+use preflight_container::{ArchiveInfo, ContainerInfo};
 use preflight_facts::arch::Arch;
 use preflight_facts::kernels::DriverStatus;
 use preflight_facts::users::PasswordState;
@@ -15,6 +15,23 @@ pub fn image(facts: &ImageFacts, info: &ContainerInfo) -> report::Image {
         format: facts.format.clone(),
         file_size: info.file_size,
         virtual_size: info.virtual_size,
+        subformat: info.subformat.clone(),
+        version: info.version.clone(),
+        allocated_size: info.allocated_size,
+        block_size: info.block_size,
+        compression: info.compression.clone(),
+        parent: info.parent.clone(),
+        other_files: info.other_files.clone(),
+        bytes_missing: facts.missing_backing_bytes,
+        details: info
+            .details
+            .iter()
+            .map(|(name, value)| report::Detail {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        archive: facts.archive.clone(),
         qcow2: info.qcow2.as_ref().map(|q| report::Qcow2 {
             version: q.version,
             compat: q.compat.clone(),
@@ -31,6 +48,64 @@ pub fn image(facts: &ImageFacts, info: &ContainerInfo) -> report::Image {
             bytes_missing_from_backing: facts.missing_backing_bytes,
         }),
         warnings: info.warnings.clone(),
+    }
+}
+
+pub fn archive(a: &ArchiveInfo) -> report::Archive {
+    report::Archive {
+        kind: a.kind.name().to_string(),
+        compression: a.compression.clone(),
+        members: a
+            .members
+            .iter()
+            .map(|m| report::ArchiveMember {
+                name: m.name.clone(),
+                size: m.size,
+            })
+            .collect(),
+        disk_member: a.disk_member.clone(),
+        oci_metadata: a.oci_metadata.as_ref().map(|m| report::OciMetadata {
+            version: m.version.clone(),
+            firmware: m.firmware.clone(),
+            network_type: m.network_type.clone(),
+            boot_volume_type: m.boot_volume_type.clone(),
+            remote_data_volume_type: m.remote_data_volume_type.clone(),
+            local_data_volume_type: m.local_data_volume_type.clone(),
+            launch_options_source: m.launch_options_source.clone(),
+            pv_attachment_version: m.pv_attachment_version.clone(),
+            pv_encryption_in_transit_enabled: m.pv_encryption_in_transit_enabled,
+            consistent_volume_naming_enabled: m.consistent_volume_naming_enabled,
+            image_capability_data: m.image_capability_data.clone(),
+            image_caps_format_version: m.image_caps_format_version.clone(),
+            operating_system: m.operating_system.clone(),
+            operating_system_version: m.operating_system_version.clone(),
+            shapes: m.shapes.clone(),
+        }),
+        ovf: a.ovf.as_ref().map(|o| report::Ovf {
+            descriptor: o.descriptor.clone(),
+            disk_capacities: o.disk_capacities.clone(),
+            disk_format: o.disk_format.clone(),
+            os_type: o.os_type.clone(),
+            cpus: o.cpus,
+            memory_mib: o.memory_mib,
+            nics: o.nics.clone(),
+            controllers: o.controllers.clone(),
+            system_type: o.system_type.clone(),
+            manifest: o.manifest.clone(),
+            manifest_checks: o
+                .manifest_checks
+                .iter()
+                .map(|c| report::ManifestCheck {
+                    member: c.member.clone(),
+                    algorithm: c.algorithm.clone(),
+                    matches: c
+                        .actual
+                        .as_ref()
+                        .map(|actual| actual.eq_ignore_ascii_case(&c.expected)),
+                })
+                .collect(),
+        }),
+        problems: a.problems.clone(),
     }
 }
 

@@ -26,6 +26,9 @@ pub use preflight_report as report;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     Container,
+    /// One pass over a compressed archive (tar.gz `.oci`) to index it: the only stage that
+    /// reads the whole file; bytes read against the file size is the progress.
+    Decompressing,
     Volumes,
     Guest,
     Facts,
@@ -37,6 +40,9 @@ impl Stage {
     pub fn label(self) -> &'static str {
         match self {
             Stage::Container => "reading the container",
+            Stage::Decompressing => {
+                "decompressing the archive once (gzip has no random access; a plain tar or the QCOW2 itself is read in place)"
+            }
             Stage::Volumes => "reading partitions and file systems",
             Stage::Guest => "assembling the guest",
             Stage::Facts => "reading the guest's configuration",
@@ -51,7 +57,10 @@ pub struct Options {
     /// about a millisecond whatever its size up to 64 KiB, so blocks are large.
     pub cache_block: u64,
     pub cache_bytes: u64,
-    /// Called at each stage with the bytes read so far.
+    /// Check an OVA manifest's digests (reads the whole archive).
+    pub verify_manifest: bool,
+    /// Called at each stage with the bytes read so far (and repeatedly during
+    /// [`Stage::Decompressing`]).
     pub progress: Option<Box<dyn Fn(Stage, ReadStats)>>,
 }
 
@@ -60,6 +69,7 @@ impl Default for Options {
         Options {
             cache_block: 256 * 1024,
             cache_bytes: 64 * 1024 * 1024,
+            verify_manifest: false,
             progress: None,
         }
     }
@@ -92,7 +102,14 @@ pub fn inspect(
         options.cache_block,
         options.cache_bytes,
     ));
-    let container = preflight_container::open(file)?;
+    let pass_progress = |_what: &str, _done: u64, _total: u64| progress(Stage::Decompressing);
+    let container = preflight_container::open_with(
+        file,
+        &preflight_container::OpenOptions {
+            verify_manifest: options.verify_manifest,
+            progress: Some(&pass_progress),
+        },
+    )?;
 
     progress(Stage::Volumes);
     let mut notes = Vec::new();
@@ -115,25 +132,32 @@ pub fn inspect(
         .map_err(Clone::clone);
 
     let info = &container.info;
+    let qcow2 = info.qcow2.as_ref();
     let image = ImageFacts {
         name: name.to_string(),
         format: info.format.name().to_string(),
         virtual_size: info.virtual_size,
-        backing_file: info.qcow2.as_ref().and_then(|q| q.backing_file.clone()),
-        backing_format: info.qcow2.as_ref().and_then(|q| q.backing_format.clone()),
-        external_data_file: info
-            .qcow2
-            .as_ref()
-            .and_then(|q| q.external_data_file.clone()),
-        encryption: info.qcow2.as_ref().and_then(|q| q.encryption.clone()),
-        snapshot_count: info.qcow2.as_ref().map_or(0, |q| q.snapshot_count),
-        snapshot_names: info.qcow2.as_ref().map_or_else(Vec::new, |q| {
+        backing_file: qcow2.and_then(|q| q.backing_file.clone()),
+        backing_format: qcow2.and_then(|q| q.backing_format.clone()),
+        external_data_file: qcow2.and_then(|q| q.external_data_file.clone()),
+        encryption: qcow2.and_then(|q| q.encryption.clone()),
+        snapshot_count: qcow2.map_or(0, |q| q.snapshot_count),
+        snapshot_names: qcow2.map_or_else(Vec::new, |q| {
             q.snapshots.iter().map(|s| s.name.clone()).collect()
         }),
         missing_backing_bytes: container
             .missing_backing_bytes
             .as_ref()
             .map_or(0, |c| c.load(Ordering::Relaxed)),
+        subformat: info.subformat.clone(),
+        // QCOW2 names its parent `backing_file` (above), with its own wording in the rules.
+        parent: if qcow2.is_some() {
+            None
+        } else {
+            info.parent.clone()
+        },
+        other_files: info.other_files.clone(),
+        archive: info.archive.as_ref().map(convert::archive),
     };
     let inputs = Inputs {
         image,

@@ -49,10 +49,124 @@ pub struct Image {
     pub format: String,
     pub file_size: u64,
     pub virtual_size: u64,
+    /// The variant within the format: VMDK `createType`, VHD/VHDX `fixed`/`dynamic`/
+    /// `differencing`, VDI `static`/`dynamic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subformat: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Bytes of the file holding guest data, as the format's tables say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocated_size: Option<u64>,
+    /// Cluster (QCOW2), grain (VMDK) or block (VHD, VHDX, VDI) size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
+    /// The parent (backing) image this one is a delta of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Other files holding parts of the disk (split or flat VMDK extents).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_files: Vec<String>,
+    /// Bytes the inspection asked of regions held by files it does not have (parent, other
+    /// extents); they were read as zeros.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bytes_missing: u64,
+    /// Format-specific facts, in display order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<Detail>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qcow2: Option<Qcow2>,
+    /// Set when the disk was found inside an `.oci` or OVA archive; the fields above then
+    /// describe the disk image inside, `file_size` the archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<Archive>,
     #[serde(default)]
     pub warnings: Vec<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Detail {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Archive {
+    /// `oci` or `ova`.
+    pub kind: String,
+    /// `gzip` for a tar.gz `.oci`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
+    pub members: Vec<ArchiveMember>,
+    /// The member whose disk was inspected.
+    pub disk_member: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci_metadata: Option<OciMetadata>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ovf: Option<Ovf>,
+    /// Problems with the archive's structure or metadata.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ArchiveMember {
+    pub name: String,
+    pub size: u64,
+}
+
+/// `image_metadata.json` of an `.oci` archive.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct OciMetadata {
+    pub version: Option<String>,
+    pub firmware: Option<String>,
+    pub network_type: Option<String>,
+    pub boot_volume_type: Option<String>,
+    pub remote_data_volume_type: Option<String>,
+    pub local_data_volume_type: Option<String>,
+    pub launch_options_source: Option<String>,
+    pub pv_attachment_version: Option<String>,
+    pub pv_encryption_in_transit_enabled: Option<bool>,
+    pub consistent_volume_naming_enabled: Option<bool>,
+    /// Compact JSON of `imageCapabilityData`.
+    pub image_capability_data: Option<String>,
+    pub image_caps_format_version: Option<String>,
+    pub operating_system: Option<String>,
+    pub operating_system_version: Option<String>,
+    pub shapes: Vec<String>,
+}
+
+/// The OVF descriptor of an OVA.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Ovf {
+    pub descriptor: String,
+    pub disk_capacities: Vec<u64>,
+    pub disk_format: Option<String>,
+    pub os_type: Option<String>,
+    pub cpus: Option<u64>,
+    pub memory_mib: Option<u64>,
+    pub nics: Vec<String>,
+    pub controllers: Vec<String>,
+    pub system_type: Option<String>,
+    pub manifest: Option<String>,
+    /// Manifest digests checked (only with `--verify-manifest`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifest_checks: Vec<ManifestCheck>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ManifestCheck {
+    pub member: String,
+    pub algorithm: String,
+    /// Whether the member's digest matches the manifest; None when it could not be computed
+    /// (member missing, unknown algorithm).
+    pub matches: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]

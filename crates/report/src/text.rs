@@ -20,6 +20,105 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
+/// The container's facts, whatever the format; then the archive it came in.
+fn image_facts(o: &mut String, img: &crate::Image) {
+    let mut line = format!("  {}", img.format);
+    if let Some(sub) = &img.subformat {
+        let _ = write!(line, " {sub}");
+    }
+    if let Some(v) = &img.version {
+        let _ = write!(line, ", version {v}");
+    }
+    if let Some(b) = img.block_size {
+        let _ = write!(line, ", block {}", human_size(b));
+    }
+    if let Some(c) = &img.compression {
+        let _ = write!(line, ", compression {c}");
+    }
+    if let Some(a) = img.allocated_size {
+        let _ = write!(line, ", {} allocated", human_size(a));
+    }
+    // QCOW2 has its own, fuller line.
+    if img.qcow2.is_none() {
+        let _ = writeln!(o, "{line}");
+    }
+    if let Some(p) = img.parent.as_ref().filter(|_| img.qcow2.is_none()) {
+        let _ = writeln!(o, "  parent: {p}");
+    }
+    if !img.other_files.is_empty() {
+        let _ = writeln!(o, "  data in other files: {}", img.other_files.join(", "));
+    }
+    if img.bytes_missing > 0 {
+        let _ = writeln!(
+            o,
+            "  {} asked of files not given were read as zeros",
+            human_size(img.bytes_missing)
+        );
+    }
+    for d in &img.details {
+        let _ = writeln!(o, "  {}: {}", d.name, d.value);
+    }
+    let Some(a) = &img.archive else { return };
+    let _ = writeln!(
+        o,
+        "  in {} archive{}: disk member {}",
+        a.kind.to_uppercase(),
+        a.compression
+            .as_deref()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default(),
+        a.disk_member
+    );
+    for m in &a.members {
+        let _ = writeln!(o, "    member {} ({})", m.name, human_size(m.size));
+    }
+    if let Some(m) = &a.oci_metadata {
+        let field = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            o,
+            "    image_metadata.json: firmware {}, boot volume {}, network {}, OS {} {}",
+            field(&m.firmware),
+            field(&m.boot_volume_type),
+            field(&m.network_type),
+            field(&m.operating_system),
+            field(&m.operating_system_version)
+        );
+        if !m.shapes.is_empty() {
+            let _ = writeln!(o, "    shapes: {}", m.shapes.join(", "));
+        }
+    }
+    if let Some(ovf) = &a.ovf {
+        let mut line = format!("    OVF {}:", ovf.descriptor);
+        if let Some(os) = &ovf.os_type {
+            let _ = write!(line, " OS {os},");
+        }
+        if let Some(c) = ovf.cpus {
+            let _ = write!(line, " {c} CPU,");
+        }
+        if let Some(m) = ovf.memory_mib {
+            let _ = write!(line, " {m} MiB memory,");
+        }
+        for c in &ovf.disk_capacities {
+            let _ = write!(line, " disk {},", human_size(*c));
+        }
+        if !ovf.nics.is_empty() {
+            let _ = write!(line, " NIC {},", ovf.nics.join("/"));
+        }
+        let _ = writeln!(o, "{}", line.trim_end_matches(','));
+        for c in &ovf.manifest_checks {
+            let state = match c.matches {
+                Some(true) => "matches",
+                Some(false) => "DIFFERS",
+                None => "not checked",
+            };
+            let _ = writeln!(o, "    manifest {}({}): {state}", c.algorithm, c.member);
+        }
+    }
+    for p in &a.problems {
+        let _ = writeln!(o, "    problem: {p}");
+    }
+}
+
 pub fn render_text(r: &Report) -> String {
     let mut o = String::new();
     let img = &r.image;
@@ -99,6 +198,7 @@ pub fn render_text(r: &Report) -> String {
     }
 
     let _ = writeln!(o, "\nIMAGE");
+    image_facts(&mut o, img);
     if let Some(q) = &img.qcow2 {
         let _ = writeln!(
             o,

@@ -43,34 +43,92 @@ pub const IMP_ENCRYPT: Rule = Rule {
 };
 
 /// `disk.img` → `disk`: used to write commands with the publisher's own file name.
-fn stem(name: &str) -> &str {
+pub(crate) fn stem(name: &str) -> &str {
     match name.rfind('.') {
         Some(i) if i > 0 => &name[..i],
         _ => name,
     }
 }
 
+/// The VMDK variants OCI imports: one file, no parent (oci-image-rules.md, IMP-FORMAT).
+const OCI_VMDK_TYPES: [&str; 2] = ["monolithicSparse", "streamOptimized"];
+
+/// How publishers know the format (qemu-img says `vpc` for VHD).
+pub(crate) fn display_format(format: &str) -> String {
+    match format {
+        "vpc" => "VHD".to_string(),
+        "qcow2" => "QCOW2".to_string(),
+        other => other.to_uppercase(),
+    }
+}
+
+/// The two conversions OCI accepts, for a file `name` that qemu-img reads as `format`.
+fn convert_commands(format: &str, name: &str) -> String {
+    let stem = stem(name);
+    format!(
+        "Convert it with qemu-img (the checks below apply to the converted image unchanged):\n\
+         qemu-img convert -p -f {format} -O qcow2 {name} {stem}.qcow2\n\
+         or, to upload a VMDK instead:\n\
+         qemu-img convert -p -f {format} -O vmdk -o subformat=streamOptimized {name} {stem}.vmdk"
+    )
+}
+
 fn format(i: &Inputs) -> Outcome {
+    if let Some(archive) = &i.image.archive {
+        return crate::archive::check(i, archive);
+    }
     let name = &i.image.name;
-    match i.image.format.as_str() {
+    let format = i.image.format.as_str();
+    match format {
         "qcow2" => Outcome::Pass,
         "raw" => outcome(vec![
             Hit::new(
                 "Raw disk images cannot be imported into OCI",
-                format!(
-                    "Convert it to QCOW2 (the checks below apply to the converted image unchanged):\n\
-                     qemu-img convert -p -f raw -O qcow2 {name} {}.qcow2",
-                    stem(name)
-                ),
+                convert_commands("raw", name),
             )
             .at(name, None, "no container header: the file is a raw disk"),
         ]),
+        "vmdk" => {
+            let subformat = i.image.subformat.as_deref().unwrap_or("unknown");
+            if OCI_VMDK_TYPES.contains(&subformat) && i.image.other_files.is_empty() {
+                return Outcome::Pass;
+            }
+            let mut detail = format!("VMDK createType \"{subformat}\"");
+            if !i.image.other_files.is_empty() {
+                detail.push_str(&format!(
+                    "; the disk's data is in {}",
+                    i.image.other_files.join(", ")
+                ));
+            }
+            outcome(vec![
+                Hit::new(
+                    format!("VMDK images of type {subformat} cannot be imported into OCI: it takes single-file VMDKs (monolithicSparse or streamOptimized)"),
+                    format!(
+                        "With every extent file beside the descriptor, convert to one file:\n\
+                         qemu-img convert -p -O qcow2 {name} {stem}.qcow2\n\
+                         or: qemu-img convert -p -O vmdk -o subformat=streamOptimized {name} {stem}-stream.vmdk",
+                        stem = stem(name)
+                    ),
+                )
+                .at("VMDK descriptor", None, detail),
+            ])
+        }
         other => outcome(vec![
             Hit::new(
-                format!("{other} images cannot be imported into OCI"),
-                format!("qemu-img convert -p -O qcow2 {name} {}.qcow2", stem(name)),
+                format!(
+                    "{} images cannot be imported into OCI",
+                    display_format(other)
+                ),
+                convert_commands(other, name),
             )
-            .at(name, None, format!("format {other}")),
+            .at(
+                name,
+                None,
+                match &i.image.subformat {
+                    Some(sub) => format!("format {} ({sub})", display_format(other)),
+                    None => format!("format {}", display_format(other)),
+                },
+            ),
         ]),
     }
 }
@@ -129,6 +187,45 @@ fn standalone(i: &Inputs) -> Outcome {
                 ),
             )
             .at("qcow2 header", None, detail),
+        );
+    }
+    if let Some(parent) = &i.image.parent {
+        let format = display_format(&i.image.format);
+        let mut detail = format!("parent \"{parent}\"");
+        if i.image.missing_backing_bytes > 0 {
+            detail.push_str(&format!(
+                "; {} of the data this inspection needed lives only in the parent and was read as zeros, so guest checks may be incomplete",
+                human_size(i.image.missing_backing_bytes)
+            ));
+        }
+        hits.push(
+            Hit::new(
+                format!("The {format} image is a delta (snapshot) of another image"),
+                format!(
+                    "Merge the chain into one image where the parent is reachable:\nqemu-img convert -p -O qcow2 {name} {}-standalone.qcow2",
+                    stem(name)
+                ),
+            )
+            .at(format!("{format} header"), None, detail),
+        );
+    }
+    if !i.image.other_files.is_empty() {
+        let mut detail = format!("extents in {}", i.image.other_files.join(", "));
+        if i.image.missing_backing_bytes > 0 {
+            detail.push_str(&format!(
+                "; {} of the data this inspection needed is in those files and was read as zeros",
+                human_size(i.image.missing_backing_bytes)
+            ));
+        }
+        hits.push(
+            Hit::new(
+                "The virtual disk is spread over several files",
+                format!(
+                    "OCI imports one file. With the extent files beside it, convert:\nqemu-img convert -p -O qcow2 {name} {}.qcow2",
+                    stem(name)
+                ),
+            )
+            .at("VMDK descriptor", None, detail),
         );
     }
     if let Some(d) = &i.image.external_data_file {

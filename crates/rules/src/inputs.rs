@@ -24,8 +24,17 @@ pub struct ImageFacts {
     pub encryption: Option<String>,
     pub snapshot_count: u32,
     pub snapshot_names: Vec<String>,
-    /// Bytes asked of clusters that live only in the absent backing file.
+    /// Bytes asked of regions that live only in files we do not have (backing file, parent,
+    /// other extents).
     pub missing_backing_bytes: u64,
+    /// VMDK createType, VHD/VHDX `fixed`/`dynamic`/`differencing`, VDI `static`/`dynamic`.
+    pub subformat: Option<String>,
+    /// The parent image a VMDK, VHD, VHDX or VDI delta names (QCOW2: `backing_file`).
+    pub parent: Option<String>,
+    /// Other files holding parts of the disk (split or flat VMDK extents).
+    pub other_files: Vec<String>,
+    /// The archive the disk came in (`.oci`, OVA), as the report shows it.
+    pub archive: Option<preflight_report::Archive>,
 }
 
 #[derive(Debug, Clone, Default)]

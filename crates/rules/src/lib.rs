@@ -5,6 +5,7 @@
 //! IDs and meanings come from shared/reference/oci-image-rules.md.
 
 mod accounts;
+mod archive;
 mod image;
 mod inputs;
 mod mode;
