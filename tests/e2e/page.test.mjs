@@ -2,12 +2,15 @@
 // Debian's headless Chromium driven by playwright-core. Run by `cargo xtask e2e` (and
 // `cargo xtask test`), which builds the site and the images and passes their paths:
 //   PREFLIGHT_DIST, PREFLIGHT_SCREENSHOTS, PREFLIGHT_IMAGE_CLEAN, PREFLIGHT_IMAGE_VIOLATING,
-//   PREFLIGHT_IMAGE_LARGE (a 3 GiB sparse raw disk: reads past 2 GiB).
+//   PREFLIGHT_IMAGE_LARGE (a 3 GiB sparse raw disk: reads past 2 GiB), PREFLIGHT_IMAGE_VMDK
+//   (streamOptimized), PREFLIGHT_IMAGE_OCI / _OCI_GZ (.oci tar and tar.gz), PREFLIGHT_CLI (the
+//   `preflight` binary, whose JSON the page's report is compared with).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { serve } from './server.mjs';
@@ -23,7 +26,12 @@ const IMAGES = {
   clean: env('PREFLIGHT_IMAGE_CLEAN'),
   violating: env('PREFLIGHT_IMAGE_VIOLATING'),
   large: env('PREFLIGHT_IMAGE_LARGE'),
+  vmdk: env('PREFLIGHT_IMAGE_VMDK'),
+  oci: env('PREFLIGHT_IMAGE_OCI'),
+  ociGz: env('PREFLIGHT_IMAGE_OCI_GZ'),
 };
+// The CLI built from the same core: the page's report must say what it says.
+const CLI = env('PREFLIGHT_CLI');
 // Generous: a cold worker compiles about a megabyte of WebAssembly first.
 const REPORT_TIMEOUT = 60_000;
 
@@ -227,6 +235,53 @@ test('a 3 GiB raw image: read past 2 GiB, IMP-FORMAT blocker, launch mode shown'
   await shot(p.page, '05-large-raw');
   await close(p);
 });
+
+/** The CLI's JSON report of `image` (exit 0 and 1 both carry a report). */
+function cliReport(image) {
+  let out;
+  try {
+    out = execFileSync(CLI, ['check', image, '--format', 'json'], { encoding: 'utf8' });
+  } catch (e) {
+    if (e.status !== 1) throw e;
+    out = e.stdout;
+  }
+  return JSON.parse(out);
+}
+
+/** What must be equal between the page and the CLI: everything but timing. */
+function comparable(report) {
+  const { stats, ...rest } = report;
+  return rest;
+}
+
+for (const [label, key, format] of [
+  ['a streamOptimized VMDK', 'vmdk', 'VMDK'],
+  ['an .oci archive (tar)', 'oci', 'OCI archive (QCOW2)'],
+  ['an .oci archive (tar.gz)', 'ociGz', 'OCI archive (QCOW2)'],
+]) {
+  test(`${label}: the same report as the CLI`, async () => {
+    const p = await openPage();
+    const mark = p.requests.length;
+    await inspect(p.page, IMAGES[key]);
+    assertOnlyOwnFiles(p.requests, mark);
+    assert.match(await p.page.textContent('.verdict .eyebrow'), new RegExp(format.replace(/[().]/g, '\\$&')));
+    const [download] = await Promise.all([
+      p.page.waitForEvent('download'),
+      p.page.click('#download-report'),
+    ]);
+    const page = JSON.parse(await readFile(await download.path(), 'utf8'));
+    const cli = cliReport(IMAGES[key]);
+    assert.deepEqual(comparable(page), comparable(cli));
+    // And the page shows each of those findings.
+    assert.deepEqual(
+      await findings(p.page),
+      cli.findings.map((f) => `${f.rule}:${f.level}`).sort(),
+    );
+    await p.page.click('#details summary');
+    await shot(p.page, `07-${key}-report`);
+    await close(p);
+  });
+}
 
 test('the sample button and a dropped file both run the whole inspection', async () => {
   const p = await openPage();

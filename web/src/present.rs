@@ -157,6 +157,113 @@ pub fn report_file_name(image_name: &str) -> String {
     format!("{base}.preflight.json")
 }
 
+/// How publishers name the format: "QCOW2", "VHD" (qemu-img's `vpc`), "OCI archive (QCOW2)".
+pub fn format_label(image: &preflight_report::Image) -> String {
+    let format = match image.format.as_str() {
+        "vpc" => "VHD".to_string(),
+        other => other.to_uppercase(),
+    };
+    match &image.archive {
+        Some(a) => format!("{} archive ({format})", a.kind.to_uppercase()),
+        None => format,
+    }
+}
+
+/// "VMDK streamOptimized, version 3, 64 KiB grains, deflate, 40.0 MiB allocated".
+pub fn container_summary(image: &preflight_report::Image) -> String {
+    let mut parts = vec![match &image.subformat {
+        Some(sub) => format!("{} {sub}", format_label(image)),
+        None => format_label(image),
+    }];
+    if let Some(v) = &image.version {
+        parts.push(format!("version {v}"));
+    }
+    if let Some(b) = image.block_size {
+        parts.push(format!("{} blocks", human_size(b)));
+    }
+    if let Some(c) = &image.compression {
+        parts.push(format!("{c} compression"));
+    }
+    if let Some(a) = image.allocated_size {
+        parts.push(format!("{} allocated", human_size(a)));
+    }
+    parts.join(", ")
+}
+
+pub fn archive_summary(a: &preflight_report::Archive) -> String {
+    let members = a
+        .members
+        .iter()
+        .map(|m| format!("{} ({})", m.name, human_size(m.size)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "{}{}: {members}; disk {}",
+        a.kind.to_uppercase(),
+        a.compression
+            .as_deref()
+            .map(|c| format!(" ({c}: decompressed once to index it)"))
+            .unwrap_or_default(),
+        a.disk_member
+    )
+}
+
+pub fn oci_metadata_summary(m: &preflight_report::OciMetadata) -> String {
+    let field = |v: &Option<String>| v.clone().unwrap_or_else(|| "not set".into());
+    let mut s = format!(
+        "firmware {}, boot volume {}, network {}, OS {}{}",
+        field(&m.firmware),
+        field(&m.boot_volume_type),
+        field(&m.network_type),
+        field(&m.operating_system),
+        m.operating_system_version
+            .as_deref()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default()
+    );
+    if !m.shapes.is_empty() {
+        s.push_str(&format!("; shapes {}", m.shapes.join(", ")));
+    }
+    s
+}
+
+pub fn ovf_summary(o: &preflight_report::Ovf) -> String {
+    let mut parts = Vec::new();
+    if let Some(os) = &o.os_type {
+        parts.push(format!("OS {os}"));
+    }
+    if let Some(c) = o.cpus {
+        parts.push(format!("{c} CPU"));
+    }
+    if let Some(m) = o.memory_mib {
+        parts.push(format!("{m} MiB memory"));
+    }
+    for c in &o.disk_capacities {
+        parts.push(format!("disk {}", human_size(*c)));
+    }
+    if !o.nics.is_empty() {
+        parts.push(format!("NIC {}", o.nics.join(", ")));
+    }
+    if !o.controllers.is_empty() {
+        parts.push(format!("controllers {}", o.controllers.join(", ")));
+    }
+    if !o.manifest_checks.is_empty() {
+        let bad = o
+            .manifest_checks
+            .iter()
+            .filter(|c| c.matches != Some(true))
+            .count();
+        parts.push(if bad == 0 {
+            "manifest digests match".to_string()
+        } else {
+            format!("{bad} manifest digest(s) do not match")
+        });
+    } else if o.manifest.is_some() {
+        parts.push("manifest not checked".to_string());
+    }
+    parts.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,7 @@ pub fn ReportView(props: &ReportProps) -> Html {
         <section class="report" aria-labelledby="verdict-title" id="report">
             <div class={classes!("card", "verdict", status)} data-verdict={status}>
                 <div class="verdict-main">
-                    <p class="eyebrow">{ &r.image.name }{ " · " }{ r.image.format.to_uppercase() }{ " · " }{ human_size(r.image.virtual_size) }{ " virtual" }</p>
+                    <p class="eyebrow">{ &r.image.name }{ " · " }{ present::format_label(&r.image) }{ " · " }{ human_size(r.image.virtual_size) }{ " virtual" }</p>
                     <h2 id="verdict-title">{ present::verdict_title(r) }</h2>
                     <p>{ &r.verdict.summary }</p>
                     <ul class="counts">
@@ -205,13 +205,49 @@ fn details_view(r: &Report) -> Html {
         <details class="card details" id="details">
             <summary>{ "Image details" }</summary>
             <dl class="facts wide">
-                <dt>{ "Format" }</dt><dd>{ &r.image.format }</dd>
+                <dt>{ "Format" }</dt><dd>{ present::container_summary(&r.image) }</dd>
                 <dt>{ "File size" }</dt><dd>{ human_size(r.image.file_size) }</dd>
                 <dt>{ "Virtual size" }</dt><dd>{ human_size(r.image.virtual_size) }</dd>
                 if let Some(q) = &r.image.qcow2 {
                     <dt>{ "QCOW2" }</dt>
                     <dd>{ format!("version {}, compat {}, {} clusters, {} compression{}", q.version, q.compat, human_size(q.cluster_size), q.compression_type, if q.backing_file.is_some() { ", has a backing file" } else { "" }) }</dd>
                 }
+                if let Some(p) = &r.image.parent {
+                    <dt>{ "Parent image" }</dt><dd>{ p }</dd>
+                }
+                if !r.image.other_files.is_empty() {
+                    <dt>{ "Data in other files" }</dt><dd>{ r.image.other_files.join(", ") }</dd>
+                }
+                if r.image.bytes_missing > 0 {
+                    <dt>{ "Read as zeros" }</dt><dd>{ format!("{} held by files not given", human_size(r.image.bytes_missing)) }</dd>
+                }
+                { for r.image.details.iter().map(|d| html! {
+                    <>
+                        <dt>{ &d.name }</dt><dd>{ &d.value }</dd>
+                    </>
+                }) }
+                if let Some(a) = &r.image.archive {
+                    <dt>{ "Archive" }</dt>
+                    <dd>{ present::archive_summary(a) }</dd>
+                    if let Some(m) = &a.oci_metadata {
+                        <dt>{ "image_metadata.json" }</dt>
+                        <dd>{ present::oci_metadata_summary(m) }</dd>
+                    }
+                    if let Some(o) = &a.ovf {
+                        <dt>{ "OVF descriptor" }</dt>
+                        <dd>{ present::ovf_summary(o) }</dd>
+                    }
+                    { for a.problems.iter().map(|p| html! {
+                        <>
+                            <dt>{ "Archive problem" }</dt><dd class="warning-text">{ p }</dd>
+                        </>
+                    }) }
+                }
+                { for r.image.warnings.iter().map(|w| html! {
+                    <>
+                        <dt>{ "Container warning" }</dt><dd class="warning-text">{ w }</dd>
+                    </>
+                }) }
                 if let Some(t) = &r.partition_table {
                     <dt>{ "Partition table" }</dt><dd>{ t.scheme.to_uppercase() }</dd>
                 }

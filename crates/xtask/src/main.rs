@@ -409,6 +409,11 @@ struct SiteImages {
     violating: PathBuf,
     /// A raw disk of 3 GiB (sparse): reads past 2 GiB (the backup GPT) go through f64 offsets.
     large: PathBuf,
+    /// The violating guest as a streamOptimized VMDK, an `.oci` tar and an `.oci` tar.gz: the
+    /// page's reports must equal the CLI's.
+    vmdk: PathBuf,
+    oci: PathBuf,
+    oci_gz: PathBuf,
 }
 
 /// Where the site's sample image is put for Trunk's post-build hook (Trunk.toml).
@@ -421,9 +426,13 @@ fn site_images() -> SiteImages {
         .file_mode("/etc/ssh/ssh_host_ed25519_key", &host_private, 0o600)
         .file("/etc/ssh/ssh_host_ed25519_key.pub", &host_public)
         .file("/root/.ssh/authorized_keys", &user_public);
+    let violating = DiskSpec::new(violating);
     SiteImages {
         sample: image(&DiskSpec::new(debian_guest()), Container::Qcow2V3),
-        violating: image(&DiskSpec::new(violating), Container::Qcow2V3),
+        violating: image(&violating, Container::Qcow2V3),
+        vmdk: image(&violating, Container::VmdkStream),
+        oci: image(&violating, Container::Oci),
+        oci_gz: image(&violating, Container::OciGz),
         large: image(
             &DiskSpec {
                 partitioning: Partitioning::Gpt,
@@ -504,6 +513,8 @@ fn browser_tests() -> Result {
     let root = repo_root();
     let e2e = root.join("tests/e2e");
     ensure_e2e_packages(&e2e)?;
+    // The CLI the page's reports are compared with.
+    run(cargo().args(["build", "-p", "preflight-cli"]))?;
     let shots = target_dir().join("e2e-screenshots");
     std::fs::create_dir_all(&shots).map_err(|e| format!("{}: {e}", shots.display()))?;
     run(Command::new("node")
@@ -514,7 +525,11 @@ fn browser_tests() -> Result {
         .env("PREFLIGHT_SCREENSHOTS", &shots)
         .env("PREFLIGHT_IMAGE_CLEAN", &images.sample)
         .env("PREFLIGHT_IMAGE_VIOLATING", &images.violating)
-        .env("PREFLIGHT_IMAGE_LARGE", &images.large))
+        .env("PREFLIGHT_IMAGE_LARGE", &images.large)
+        .env("PREFLIGHT_IMAGE_VMDK", &images.vmdk)
+        .env("PREFLIGHT_IMAGE_OCI", &images.oci)
+        .env("PREFLIGHT_IMAGE_OCI_GZ", &images.oci_gz)
+        .env("PREFLIGHT_CLI", target_dir().join("debug/preflight")))
 }
 
 /// The wasm-bindgen tests of web/tests (the Blob byte source in a real dedicated worker),
@@ -720,8 +735,9 @@ fn print_bench_table(rows: &[(&str, BenchRow)]) {
     }
 }
 
-/// The bench images: one 20 GiB-virtual sparse disk (GPT, EFI system partition, Debian guest)
-/// in each container format the core reads.
+/// The bench images: one 20 GiB-virtual sparse disk (GPT, EFI system partition, Debian guest,
+/// 2 GiB root) in each container format the core reads. Fixed VHD/VHDX and static VDI are
+/// 20 GiB files too (sparse on disk).
 fn bench_images() -> Vec<(&'static str, PathBuf)> {
     let spec = DiskSpec {
         partitioning: Partitioning::GptEfi,
@@ -730,8 +746,19 @@ fn bench_images() -> Vec<(&'static str, PathBuf)> {
         ..DiskSpec::new(debian_guest())
     };
     vec![
-        ("qcow2 v3, 20 GiB", image(&spec, Container::Qcow2V3)),
-        ("raw, 20 GiB", image(&spec, Container::Raw)),
+        ("qcow2 v3", image(&spec, Container::Qcow2V3)),
+        ("raw", image(&spec, Container::Raw)),
+        ("vmdk sparse", image(&spec, Container::VmdkSparse)),
+        ("vmdk stream", image(&spec, Container::VmdkStream)),
+        ("vhd dynamic", image(&spec, Container::VhdDynamic)),
+        ("vhd fixed", image(&spec, Container::VhdFixed)),
+        ("vhdx dynamic", image(&spec, Container::VhdxDynamic)),
+        ("vhdx fixed", image(&spec, Container::VhdxFixed)),
+        ("vdi dynamic", image(&spec, Container::VdiDynamic)),
+        ("vdi static", image(&spec, Container::VdiStatic)),
+        (".oci tar", image(&spec, Container::Oci)),
+        (".oci tar.gz", image(&spec, Container::OciGz)),
+        ("ova", image(&spec, Container::Ova)),
     ]
 }
 
