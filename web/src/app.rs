@@ -293,7 +293,7 @@ impl App {
                         <path d="M12 3v12m0-12-4.5 4.5M12 3l4.5 4.5M4 15v4a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-4" />
                     </svg>
                     <h2 id="intake-title">{ "Drop a disk image here" }</h2>
-                    <p class="hint">{ "QCOW2 or raw, any size. Only the parts the checks need are read." }</p>
+                    <p class="hint">{ "QCOW2, VMDK, VHD, VHDX, VDI, raw, .oci or OVA, any size. Only the parts the checks need are read." }</p>
                     <div class="intake-actions">
                         <input type="file" id="file-input" class="visually-hidden" onchange={on_change} />
                         <label for="file-input" class="button primary">{ "Choose an image…" }</label>
@@ -327,7 +327,7 @@ impl App {
                         { file_name.clone().unwrap_or_else(|| "the image".into()) }
                     </h2>
                     <p>{ message }</p>
-                    <p class="hint">{ "Preflight reads QCOW2 (v2 and v3) and raw disk images. Drop another file to try again." }</p>
+                    <p class="hint">{ "Preflight reads QCOW2, VMDK, VHD, VHDX, VDI and raw disks, and .oci and OVA archives. Drop another file to try again." }</p>
                 </section>
             },
         }
