@@ -29,6 +29,7 @@ const IMAGES = {
   vmdk: env('PREFLIGHT_IMAGE_VMDK'),
   oci: env('PREFLIGHT_IMAGE_OCI'),
   ociGz: env('PREFLIGHT_IMAGE_OCI_GZ'),
+  ova: env('PREFLIGHT_IMAGE_OVA'),
 };
 // The CLI built from the same core: the page's report must say what it says.
 const CLI = env('PREFLIGHT_CLI');
@@ -237,10 +238,10 @@ test('a 3 GiB raw image: read past 2 GiB, IMP-FORMAT blocker, launch mode shown'
 });
 
 /** The CLI's JSON report of `image` (exit 0 and 1 both carry a report). */
-function cliReport(image) {
+function cliReport(image, extra = []) {
   let out;
   try {
-    out = execFileSync(CLI, ['check', image, '--format', 'json'], { encoding: 'utf8' });
+    out = execFileSync(CLI, ['check', image, '--format', 'json', ...extra], { encoding: 'utf8' });
   } catch (e) {
     if (e.status !== 1) throw e;
     out = e.stdout;
@@ -282,6 +283,22 @@ for (const [label, key, format] of [
     await close(p);
   });
 }
+
+test('an OVA with the manifest option: digests checked, the same report as the CLI', async () => {
+  const p = await openPage();
+  await p.page.check('#verify-manifest');
+  await inspect(p.page, IMAGES.ova);
+  const [download] = await Promise.all([
+    p.page.waitForEvent('download'),
+    p.page.click('#download-report'),
+  ]);
+  const page = JSON.parse(await readFile(await download.path(), 'utf8'));
+  const checks = page.image.archive.ovf.manifest_checks;
+  assert.equal(checks.length, 2, JSON.stringify(checks));
+  assert.ok(checks.every((c) => c.matches === true), JSON.stringify(checks));
+  assert.deepEqual(comparable(page), comparable(cliReport(IMAGES.ova, ['--verify-manifest'])));
+  await close(p);
+});
 
 test('the sample button and a dropped file both run the whole inspection', async () => {
   const p = await openPage();

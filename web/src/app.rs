@@ -78,6 +78,7 @@ pub enum Msg {
     Cancel,
     DragOver(bool),
     Download,
+    VerifyManifest(bool),
 }
 
 pub struct App {
@@ -89,6 +90,8 @@ pub struct App {
     run: u64,
     drag_over: bool,
     notice: Option<String>,
+    /// Check an OVA's manifest digests (reads the whole file, so only when asked).
+    verify_manifest: bool,
 }
 
 impl Component for App {
@@ -103,6 +106,7 @@ impl Component for App {
             run: 0,
             drag_over: false,
             notice: None,
+            verify_manifest: false,
         }
     }
 
@@ -116,6 +120,7 @@ impl Component for App {
                 }
             }
             Msg::Start(file) => self.start(ctx, file),
+            Msg::VerifyManifest(on) => self.verify_manifest = on,
             Msg::Sample => {
                 self.stop_worker();
                 self.phase = Phase::LoadingSample;
@@ -219,7 +224,9 @@ impl App {
         match message {
             FromWorker::Ready => {
                 if let (Some(handle), Some(file)) = (&self.worker, self.pending.take())
-                    && let Err(e) = handle.worker.post_message(&file)
+                    && let Err(e) = handle
+                        .worker
+                        .post_message(&crate::protocol::to_worker(&file, self.verify_manifest))
                 {
                     self.phase = Phase::Failed {
                         file_name: Some(file.name()),
@@ -302,6 +309,12 @@ impl App {
                             { "Try the sample image" }
                         </button>
                     </div>
+                    <label class="option" for="verify-manifest">
+                        <input type="checkbox" id="verify-manifest" checked={self.verify_manifest}
+                            onchange={link.callback(|e: Event| Msg::VerifyManifest(
+                                e.target_unchecked_into::<web_sys::HtmlInputElement>().checked()))} />
+                        { " Check an OVA's manifest digests (reads the whole file)" }
+                    </label>
                 </div>
             </section>
         }

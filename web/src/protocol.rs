@@ -1,10 +1,34 @@
 //! What the page and the inspection worker say to each other.
 //!
-//! Page → worker: the dropped `File` itself (browsers clone it by reference, not by content).
+//! Page → worker: `[File, verify_manifest]` as a JavaScript array (browsers clone the `File` by
+//! reference, not by content; see [`to_worker`] and [`from_page`]).
 //! Worker → page: [`FromWorker`] as a JSON string, so no JavaScript glue is needed on either
 //! side and the protocol is tested natively like any other Rust.
 
+#[cfg(target_family = "wasm")]
+pub use request::{from_page, to_worker};
 use serde::{Deserialize, Serialize};
+
+#[cfg(target_family = "wasm")]
+mod request {
+    use wasm_bindgen::{JsCast, JsValue};
+    use web_sys::File;
+
+    /// The page's request: the file and whether to check an OVA manifest.
+    pub fn to_worker(file: &File, verify_manifest: bool) -> JsValue {
+        js_sys::Array::of2(file, &JsValue::from_bool(verify_manifest)).into()
+    }
+
+    /// The worker's side of [`to_worker`]; a bare `File` is accepted too.
+    pub fn from_page(data: JsValue) -> Option<(File, bool)> {
+        if let Some(file) = data.dyn_ref::<File>() {
+            return Some((file.clone(), false));
+        }
+        let array = data.dyn_into::<js_sys::Array>().ok()?;
+        let file = array.get(0).dyn_into::<File>().ok()?;
+        Some((file, array.get(1).as_bool().unwrap_or(false)))
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

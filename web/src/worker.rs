@@ -45,9 +45,9 @@ pub fn start() {
 }
 
 fn on_message(event: MessageEvent) {
-    let message = match event.data().dyn_into::<File>() {
-        Ok(file) => inspect_file(&file),
-        Err(_) => FromWorker::Failed {
+    let message = match crate::protocol::from_page(event.data()) {
+        Some((file, verify_manifest)) => inspect_file(&file, verify_manifest),
+        None => FromWorker::Failed {
             message: "the worker was sent something that is not a file".into(),
         },
     };
@@ -66,7 +66,7 @@ fn stage_step(stage: Stage) -> u32 {
 }
 
 /// Inspect one file: the report as the CLI's JSON, or why it could not be inspected.
-pub fn inspect_file(file: &File) -> FromWorker {
+pub fn inspect_file(file: &File, verify_manifest: bool) -> FromWorker {
     let started = now_ms();
     let name = file.name();
     let current = Rc::new(RefCell::new((Stage::Container.label().to_string(), 1u32)));
@@ -112,6 +112,7 @@ pub fn inspect_file(file: &File) -> FromWorker {
         }));
     };
     let options = Options {
+        verify_manifest,
         progress: Some(Box::new(progress)),
         ..Options::default()
     };

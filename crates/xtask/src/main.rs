@@ -414,6 +414,8 @@ struct SiteImages {
     vmdk: PathBuf,
     oci: PathBuf,
     oci_gz: PathBuf,
+    /// An OVA, for the page's "check the manifest" option.
+    ova: PathBuf,
 }
 
 /// Where the site's sample image is put for Trunk's post-build hook (Trunk.toml).
@@ -433,6 +435,7 @@ fn site_images() -> SiteImages {
         vmdk: image(&violating, Container::VmdkStream),
         oci: image(&violating, Container::Oci),
         oci_gz: image(&violating, Container::OciGz),
+        ova: image(&violating, Container::Ova),
         large: image(
             &DiskSpec {
                 partitioning: Partitioning::Gpt,
@@ -529,6 +532,7 @@ fn browser_tests() -> Result {
         .env("PREFLIGHT_IMAGE_VMDK", &images.vmdk)
         .env("PREFLIGHT_IMAGE_OCI", &images.oci)
         .env("PREFLIGHT_IMAGE_OCI_GZ", &images.oci_gz)
+        .env("PREFLIGHT_IMAGE_OVA", &images.ova)
         .env("PREFLIGHT_CLI", target_dir().join("debug/preflight")))
 }
 
