@@ -8,10 +8,12 @@
 mod error;
 mod ext4;
 mod mem;
+pub mod xfs;
 
 pub use error::FsError;
 pub use ext4::Ext4Fs;
 pub use mem::MemFs;
+pub use xfs::XfsFs;
 
 /// More directory entries than this in one directory is treated as hostile.
 pub const MAX_DIR_ENTRIES: usize = 1_000_000;

@@ -12,6 +12,7 @@
 mod error;
 mod gpt;
 mod mbr;
+pub mod lvm;
 mod names;
 mod probe;
 mod table;

@@ -1,0 +1,1 @@
+//! Placeholder until the LVM2 reader lands.
