@@ -7,6 +7,7 @@
 
 mod error;
 mod ext4;
+pub mod btrfs;
 mod mem;
 pub mod xfs;
 

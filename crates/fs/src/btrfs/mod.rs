@@ -1,0 +1,1 @@
+//! Placeholder until the Btrfs reader lands.
