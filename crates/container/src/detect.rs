@@ -100,7 +100,7 @@ pub fn detect(file: &dyn ByteSource) -> Result<Format, IoError> {
             Format::Qcow2
         });
     }
-    if starts(b"KDMV") || starts(b"COWD") || starts(b"# Disk DescriptorFile") {
+    if starts(b"KDMV") || starts(b"COWD") || vmdk_descriptor_text(head) {
         return Ok(Format::Vmdk);
     }
     if starts(b"vhdxfile") {
@@ -134,4 +134,21 @@ pub fn detect(file: &dyn ByteSource) -> Result<Format, IoError> {
         return Ok(Format::Zstd);
     }
     Ok(Format::Raw)
+}
+
+/// A VMDK descriptor file: VMware's start with `# Disk DescriptorFile`; like QEMU we also
+/// accept any text whose first line that is neither a `#` comment nor blank is `version=1`,
+/// `2` or `3` (VMware "Virtual Disk Format 5.0", "The Descriptor File").
+fn vmdk_descriptor_text(head: &[u8]) -> bool {
+    if head.starts_with(b"# Disk DescriptorFile") {
+        return true;
+    }
+    for line in head.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.starts_with(b"#") || line.iter().all(|&b| b == b' ') {
+            continue;
+        }
+        return matches!(line, b"version=1" | b"version=2" | b"version=3");
+    }
+    false
 }
