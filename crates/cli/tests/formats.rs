@@ -281,10 +281,14 @@ fn ova_manifest_is_checked_only_when_asked() {
         "{remedy}"
     );
 
-    // One byte of the VMDK changed, past its header: the manifest check fails, and says which.
+    // One byte of the VMDK changed where no reader looks (the padding of its 512-byte sparse
+    // header): the disk still reads, the manifest check fails and says which member.
     let mut bytes = std::fs::read(&ova).unwrap();
-    let at = bytes.len() - 4096;
-    bytes[at] ^= 0x01;
+    let vmdk = bytes
+        .windows(4)
+        .position(|w| w == b"KDMV")
+        .expect("the VMDK's header in the OVA");
+    bytes[vmdk + 400] ^= 0x01;
     let damaged = dir.join("damaged.ova");
     std::fs::write(&damaged, bytes).unwrap();
     let r = json(&damaged);
