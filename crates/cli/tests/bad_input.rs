@@ -64,7 +64,8 @@ fn images() -> Vec<(&'static str, std::path::PathBuf)> {
 fn truncated_images_fail_cleanly() {
     for (name, path) in images() {
         let len = std::fs::metadata(&path).unwrap().len();
-        for cut in [0, 10, 100, 512, 70_000, 300_000, len / 2, len - 1] {
+        let cuts = [0, 10, 100, 512, 70_000, 300_000, len / 2, len - 1];
+        for cut in cuts.into_iter().filter(|&c| c < len) {
             let copy = truncated_copy(&path, cut);
             let code = judge(&copy, &format!("{name} cut at {cut}"));
             if cut < 512 || (cut == 512 && name.starts_with("qcow2")) {
@@ -152,5 +153,10 @@ fn compressed_disks_are_named_with_what_to_do() {
     )));
     let out = run(&gz, &[]);
     assert_eq!(out.code, 2, "{}", out.stdout);
-    assert!(out.stderr.contains("gzip"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not a tar.gz .oci export")
+            && out.stderr.contains("decompress it first"),
+        "{}",
+        out.stderr
+    );
 }
