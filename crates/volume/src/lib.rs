@@ -11,8 +11,9 @@
 
 mod error;
 mod gpt;
-mod mbr;
+mod luks;
 pub mod lvm;
+mod mbr;
 mod names;
 mod probe;
 mod table;
@@ -23,6 +24,9 @@ mod types;
 mod tests;
 
 pub use error::VolumeError;
+pub use luks::{
+    BitLockerInfo, LUKS2_MAX_HEADER, LuksInfo, LuksKeyslot, LuksSegment, bitlocker_info, luks_info,
+};
 pub use names::{gpt_type_name, mbr_type_name};
 pub use probe::{Probe, ProbeKind, probe};
 pub use table::read_partitions;
