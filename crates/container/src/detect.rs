@@ -1,6 +1,7 @@
 use preflight_io::{ByteSource, IoError};
 
-/// Container formats we can name. Only `Raw` and `Qcow2` are read so far.
+/// Container formats we can name. All are read but QCOW version 1 and xz/zstd-compressed
+/// files (gzip is read when it holds an `.oci` tar).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     Raw,
@@ -38,31 +39,23 @@ impl Format {
         }
     }
 
-    /// Why we stop, and what the publisher can do meanwhile.
+    /// Why we stop, for the formats no reader handles; the formats we read say so.
     pub fn not_supported_message(self) -> &'static str {
         match self {
-            Format::Vmdk => {
-                "VMDK images are not supported yet by Preflight; convert a copy with `qemu-img convert -O qcow2 IMAGE.vmdk IMAGE.qcow2` and check that"
-            }
-            Format::Vhd => {
-                "VHD images are not supported yet by Preflight (and OCI does not import VHD); convert with `qemu-img convert -f vpc -O qcow2 IMAGE.vhd IMAGE.qcow2`"
-            }
-            Format::Vhdx => {
-                "VHDX images are not supported yet by Preflight (and OCI does not import VHDX); convert with `qemu-img convert -f vhdx -O qcow2 IMAGE.vhdx IMAGE.qcow2`"
-            }
-            Format::Vdi => {
-                "VDI images are not supported yet by Preflight (and OCI does not import VDI); convert with `qemu-img convert -f vdi -O qcow2 IMAGE.vdi IMAGE.qcow2`"
-            }
-            Format::Tar => {
-                "tar archives (.oci exports, OVA) are not supported yet by Preflight; extract the disk (output.QCOW2 or the .vmdk) and check it"
-            }
-            Format::Gzip | Format::Xz | Format::Zstd => {
+            Format::Xz | Format::Zstd => {
                 "this file is compressed; decompress it first and check the disk image inside"
             }
             Format::Qcow1 => {
                 "QCOW version 1 is obsolete and not supported; convert with `qemu-img convert -O qcow2 IMAGE IMAGE.qcow2`"
             }
-            Format::Raw | Format::Qcow2 => "supported",
+            Format::Raw
+            | Format::Qcow2
+            | Format::Vmdk
+            | Format::Vhd
+            | Format::Vhdx
+            | Format::Vdi
+            | Format::Tar
+            | Format::Gzip => "supported",
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod archive;
 mod detect;
 mod error;
 mod info;
+mod lru;
 pub mod qcow2;
 pub mod vdi;
 pub mod vhd;

@@ -10,6 +10,10 @@
 
 use preflight_io::{ByteSource, read_vec};
 
+/// What to do with a gzip file that is not an `.oci` export.
+const DECOMPRESS_FIRST: &str =
+    "this file is compressed; decompress it first and check the disk image inside";
+
 use crate::info::ArchiveMember;
 use crate::{ContainerError, Format};
 
@@ -481,8 +485,7 @@ impl TarStream {
             return Err(ContainerError::Unsupported {
                 format: Format::Gzip,
                 message: format!(
-                    "the compressed data is not a tar archive (no ustar header at its start), so this is not a tar.gz .oci export; {}",
-                    Format::Gzip.not_supported_message()
+                    "the compressed data is not a tar archive (no ustar header at its start), so this is not a tar.gz .oci export; {DECOMPRESS_FIRST}"
                 ),
             });
         }
@@ -544,8 +547,7 @@ impl TarStream {
             State::Header { .. } if self.headers_seen == 0 => Err(ContainerError::Unsupported {
                 format: Format::Gzip,
                 message: format!(
-                    "the compressed data is not a tar archive (too short), so this is not a tar.gz .oci export; {}",
-                    Format::Gzip.not_supported_message()
+                    "the compressed data is not a tar archive (too short), so this is not a tar.gz .oci export; {DECOMPRESS_FIRST}"
                 ),
             }),
             State::Header { .. } => Err(corrupt(

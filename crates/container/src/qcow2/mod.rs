@@ -9,7 +9,6 @@
 
 mod decompress;
 mod header;
-mod lru;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,7 +17,7 @@ use preflight_io::{ByteSource, IoError, Source, be, check_bounds, read_vec};
 
 use crate::info::{ContainerInfo, Qcow2Info};
 use crate::{Container, ContainerError, Format};
-use lru::Lru;
+use crate::lru::Lru;
 
 const LAYER: &str = "qcow2";
 /// Bits 9..=55 of L1 and standard L2 entries hold the host offset.

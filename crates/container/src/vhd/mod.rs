@@ -9,9 +9,6 @@
 
 mod footer;
 // The QCOW2 reader's small LRU, shared by path until it moves to the crate root.
-#[allow(clippy::duplicate_mod)]
-#[path = "../qcow2/lru.rs"]
-mod lru;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,7 +20,7 @@ use crate::{Container, ContainerError, Format};
 use footer::{
     DYN_HEADER_LEN, DynHeader, FOOTER_LEN, Footer, TYPE_DIFFERENCING, TYPE_DYNAMIC, TYPE_FIXED,
 };
-use lru::Lru;
+use crate::lru::Lru;
 
 const LAYER: &str = "vhd";
 /// A BAT entry for a block the file does not hold.

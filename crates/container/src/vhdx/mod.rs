@@ -11,9 +11,6 @@ mod crc32c;
 mod header;
 mod log;
 // The QCOW2 reader's small LRU, shared by path until it moves to the crate root.
-#[allow(clippy::duplicate_mod)]
-#[path = "../qcow2/lru.rs"]
-mod lru;
 mod metadata;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +21,7 @@ use preflight_io::{ByteSource, IoError, Source, check_bounds, le, read_vec};
 use crate::info::ContainerInfo;
 use crate::{Container, ContainerError, Format};
 use log::LogState;
-use lru::Lru;
+use crate::lru::Lru;
 
 const LAYER: &str = "vhdx";
 const MIB: u64 = 1024 * 1024;

@@ -12,7 +12,6 @@
 
 mod descriptor;
 mod header;
-mod lru;
 mod sparse;
 
 use std::sync::Arc;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use preflight_io::{IoError, Source, le, read_vec};
 
 use super::header::{Header, MAX_GD_BYTES, SECTOR};
-use super::lru::Lru;
+use crate::lru::Lru;
 use crate::{ContainerError, Format};
 
 const LAYER: &str = "vmdk";

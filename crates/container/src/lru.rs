@@ -1,4 +1,5 @@
-//! A bounded least-recently-used map from u64 keys (grain table or grain offsets). Lookups are
+//! A bounded least-recently-used map from u64 keys (table or cluster/grain/block offsets), shared
+//! by the container readers for their table and data caches. Lookups are
 //! O(1); when the map is full the older half is evicted at once, so a hostile image with
 //! thousands of tiny tables cannot make every insertion scan the whole map.
 
