@@ -5,9 +5,9 @@
 //! (a link `/etc/os-release -> ../usr/lib/os-release` on one volume can point into another
 //! volume mounted at `/usr`). The guest layer does that resolution.
 
+pub mod btrfs;
 mod error;
 mod ext4;
-pub mod btrfs;
 mod mem;
 pub mod xfs;
 
