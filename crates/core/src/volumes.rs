@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use preflight_fs::{Ext4Fs, FileSystem};
+use preflight_fs::{Ext4Fs, FileSystem, FsError, XfsFs};
 use preflight_guest::{GuestError, Readable, VolumeIdentity};
 use preflight_io::{IoError, Source};
 use preflight_report as report;
 use preflight_rules::{DiskFacts, VolumeFacts};
 use preflight_volume::{
-    Partition, PartitionTable, ProbeKind, Scheme, VolumeError, probe, read_partitions,
+    Partition, PartitionTable, ProbeKind, Scheme, VolumeError, lvm, probe, read_partitions,
 };
 
 const ESP_GPT: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
@@ -24,6 +24,17 @@ pub struct Volumes {
     pub report: Vec<report::Volume>,
     /// The virtual disk cannot be read at all (encrypted, data in an external file, …).
     pub disk_unreadable: Option<String>,
+    /// Volumes that are LVM2 physical volumes, with their bytes, for the LVM scan.
+    lvm_members: Vec<(usize, Source)>,
+}
+
+/// Where a volume comes from, for the report and the guest's device names.
+struct Origin<'a> {
+    part: Option<&'a Partition>,
+    /// `VG/LV` for a logical volume.
+    lv: Option<String>,
+    /// Other names the guest may use for it (`/dev/mapper/VG-LV`, `/dev/VG/LV`).
+    device_names: Vec<String>,
 }
 
 pub fn read(disk: &Source, notes: &mut Vec<String>) -> Volumes {
@@ -38,6 +49,7 @@ pub fn read(disk: &Source, notes: &mut Vec<String>) -> Volumes {
         readable: Vec::new(),
         report: Vec::new(),
         disk_unreadable: None,
+        lvm_members: Vec::new(),
     };
     let table = match read_partitions(disk) {
         Ok(t) => t,
@@ -71,8 +83,14 @@ pub fn read(disk: &Source, notes: &mut Vec<String>) -> Volumes {
             .collect()
     };
     for (index, (part, source)) in volumes.into_iter().enumerate() {
-        open_volume(index, part, source, &mut out, notes);
+        let origin = Origin {
+            part,
+            lv: None,
+            device_names: Vec::new(),
+        };
+        open_volume(index, origin, source, &mut out, notes);
     }
+    logical_volumes(&mut out, notes);
     for (i, v) in out.report.iter().enumerate() {
         if matches!(v.partition_type.as_deref(), Some(ESP_GPT) | Some("0xef")) {
             out.disk.esp_volumes.push(i);
@@ -93,23 +111,97 @@ fn disk_facts(t: &PartitionTable) -> DiskFacts {
         mbr_grub: t.mbr_boot_code.grub,
         bios_boot_partition: t.partitions.iter().any(|p| p.type_id == BIOS_BOOT_GPT),
         esp_volumes: Vec::new(),
+        lvm_missing_pvs: Vec::new(),
+    }
+}
+
+/// The LVM2 volume groups on the PVs found: every visible LV becomes a volume of its own,
+/// opened like a partition; LVs that cannot be read are listed with the reason.
+fn logical_volumes(out: &mut Volumes, notes: &mut Vec<String>) {
+    if out.lvm_members.is_empty() {
+        return;
+    }
+    let members = std::mem::take(&mut out.lvm_members);
+    let scan = lvm::scan(&members);
+    notes.extend(scan.diagnostics.iter().map(|d| format!("LVM: {d}")));
+    for vg in &scan.vgs {
+        notes.extend(
+            vg.diagnostics
+                .iter()
+                .map(|d| format!("LVM volume group {}: {d}", vg.name)),
+        );
+        for pv in vg.missing_pvs() {
+            out.disk.lvm_missing_pvs.push(format!(
+                "volume group {} needs physical volume {}{}, which is not in this image",
+                vg.name,
+                pv.uuid,
+                pv.device_hint
+                    .as_deref()
+                    .map(|d| format!(" (last seen as {d})"))
+                    .unwrap_or_default()
+            ));
+        }
+        for lv in vg.lvs.iter().filter(|lv| lv.visible) {
+            let index = out.report.len();
+            let origin = Origin {
+                part: None,
+                lv: Some(format!("{}/{}", vg.name, lv.name)),
+                device_names: vec![
+                    lvm::mapper_path(&vg.name, &lv.name),
+                    lvm::dev_path(&vg.name, &lv.name),
+                ],
+            };
+            match lv.source() {
+                Some(source) => open_volume(index, origin, source, out, notes),
+                None => {
+                    let why = lv
+                        .unreadable
+                        .clone()
+                        .unwrap_or_else(|| "not readable".into());
+                    let vol = report::Volume {
+                        index,
+                        kind: "lv".into(),
+                        size: lv.size,
+                        lv: origin.lv.clone(),
+                        partition_type_name: Some(format!("LVM {}", lv.segtype)),
+                        note: Some(format!("logical volume not readable: {why}")),
+                        ..report::Volume::default()
+                    };
+                    let name = format!("logical volume {}/{}", vg.name, lv.name);
+                    out.identities.push(VolumeIdentity {
+                        index,
+                        device_names: origin.device_names,
+                        ..VolumeIdentity::default()
+                    });
+                    push(out, vol, &name, false);
+                }
+            }
+        }
     }
 }
 
 fn open_volume(
     index: usize,
-    part: Option<&Partition>,
+    origin: Origin<'_>,
     source: Source,
     out: &mut Volumes,
     notes: &mut Vec<String>,
 ) {
-    let name = match part {
-        Some(p) => format!("partition {}", p.number),
-        None => "whole disk".to_string(),
+    let part = origin.part;
+    let name = match (part, &origin.lv) {
+        (Some(p), _) => format!("partition {}", p.number),
+        (None, Some(lv)) => format!("logical volume {lv}"),
+        (None, None) => "whole disk".to_string(),
+    };
+    let kind = match (part, &origin.lv) {
+        (Some(_), _) => "partition",
+        (None, Some(_)) => "lv",
+        (None, None) => "disk",
     };
     let mut vol = report::Volume {
         index,
-        kind: if part.is_some() { "partition" } else { "disk" }.into(),
+        kind: kind.into(),
+        lv: origin.lv.clone(),
         number: part.map(|p| p.number),
         start: part.map_or(0, |p| p.start),
         size: source.len(),
@@ -135,23 +227,26 @@ fn open_volume(
         vol.label = probed.label.clone();
     }
     let fs: Option<Arc<dyn FileSystem>> = match kind {
-        ProbeKind::Ext2 | ProbeKind::Ext3 | ProbeKind::Ext4 => {
-            match Ext4Fs::open(Arc::clone(&source)) {
-                Ok(fs) => Some(Arc::new(fs)),
-                Err(e) => {
-                    vol.note = Some(format!(
-                        "{} file system could not be opened: {e}",
-                        probed.name
-                    ));
-                    notes.push(format!(
-                        "{name}: the {} file system could not be opened: {e}",
-                        probed.name
-                    ));
-                    None
-                }
-            }
-        }
+        ProbeKind::Ext2 | ProbeKind::Ext3 | ProbeKind::Ext4 => opened(
+            Ext4Fs::open(Arc::clone(&source)),
+            &probed.name,
+            &name,
+            &mut vol,
+            notes,
+        ),
+        ProbeKind::Xfs => opened(
+            XfsFs::open(Arc::clone(&source)),
+            &probed.name,
+            &name,
+            &mut vol,
+            notes,
+        ),
         ProbeKind::Unknown | ProbeKind::Swap | ProbeKind::SwapSuspend => None,
+        ProbeKind::Lvm2Member => {
+            out.lvm_members.push((index, Arc::clone(&source)));
+            vol.note = Some("LVM2 physical volume: its logical volumes are listed below".into());
+            None
+        }
         _ => {
             vol.note = Some(format!(
                 "{} is not readable by this version of Preflight yet",
@@ -168,12 +263,33 @@ fn open_volume(
         part_uuid: vol.part_uuid.clone(),
         part_label: vol.part_label.clone(),
         part_number: vol.number,
+        device_names: origin.device_names,
     });
     vol.readable = fs.is_some();
     if let Some(fs) = fs {
         out.readable.push(Readable { volume: index, fs });
     }
     push(out, vol, &name, probed.encrypted);
+}
+
+/// A file system opened, or why not (on the volume and in the notes).
+fn opened<F: FileSystem + 'static>(
+    result: Result<F, FsError>,
+    fs_name: &str,
+    volume: &str,
+    vol: &mut report::Volume,
+    notes: &mut Vec<String>,
+) -> Option<Arc<dyn FileSystem>> {
+    match result {
+        Ok(fs) => Some(Arc::new(fs)),
+        Err(e) => {
+            vol.note = Some(format!("{fs_name} file system could not be opened: {e}"));
+            notes.push(format!(
+                "{volume}: the {fs_name} file system could not be opened: {e}"
+            ));
+            None
+        }
+    }
 }
 
 fn push(out: &mut Volumes, vol: report::Volume, name: &str, encrypted: bool) {

@@ -32,6 +32,8 @@ pub struct VolumeIdentity {
     pub part_label: Option<String>,
     /// Partition number on the disk (1-based), for `/dev/sda2`-style names.
     pub part_number: Option<u32>,
+    /// Other device paths the guest may name it by: `/dev/mapper/VG-LV`, `/dev/VG/LV`.
+    pub device_names: Vec<String>,
 }
 
 /// A volume whose file system we can read.
@@ -335,6 +337,10 @@ fn outcome_for(
             ids.iter().find(|v| v.part_number == Some(number))
         }
         DeviceSpec::Other(s) if s.contains(':') => return MountOutcome::NotADisk,
+        DeviceSpec::Other(s) if ids.iter().any(|v| v.device_names.contains(&s)) => {
+            ids.iter().find(|v| v.device_names.contains(&s))
+        }
+        DeviceSpec::Other(s) if is_device_mapper(&s) => None,
         DeviceSpec::Other(s) => {
             return MountOutcome::Unresolved {
                 why: format!("{s} cannot be mapped to a volume of this image yet"),
@@ -362,6 +368,93 @@ fn outcome_for(
     }
 }
 
+/// `/dev/mapper/…` or `/dev/VG/LV`: a name LVM (or device-mapper) gives; when no volume of
+/// the image carries it, the volume is not in the image.
+fn is_device_mapper(s: &str) -> bool {
+    s.starts_with("/dev/mapper/")
+        || s.strip_prefix("/dev/")
+            .is_some_and(|rest| rest.split('/').count() == 2 && !rest.starts_with("disk/"))
+}
+
 fn eq_ci(a: &Option<String>, b: &str) -> bool {
     a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use preflight_fs::MemFs;
+
+    use super::*;
+
+    fn lv(index: usize, vg: &str, lv: &str) -> VolumeIdentity {
+        VolumeIdentity {
+            index,
+            fs_type: Some("ext4".into()),
+            device_names: vec![
+                format!(
+                    "/dev/mapper/{}-{}",
+                    vg.replace('-', "--"),
+                    lv.replace('-', "--")
+                ),
+                format!("/dev/{vg}/{lv}"),
+            ],
+            ..VolumeIdentity::default()
+        }
+    }
+
+    /// Oracle Linux's layout: root and a data LV named by device-mapper paths in fstab.
+    #[test]
+    fn fstab_device_mapper_and_vg_lv_names_find_logical_volumes() {
+        let root = MemFs::new()
+            .file("/etc/os-release", "ID=ol\nVERSION_ID=9.4\n")
+            .file(
+                "/etc/fstab",
+                "/dev/mapper/ocivolume-root /         xfs defaults 0 0\n\
+                 /dev/ocivolume/oled        /var/oled xfs defaults 0 0\n\
+                 /dev/mapper/my--vg-data    /data     xfs defaults 0 0\n\
+                 /dev/mapper/gone-lv        /gone     xfs defaults 0 0\n",
+            )
+            .dir("/var/oled")
+            .dir("/data");
+        let oled = MemFs::new().file("/marker", "oled");
+        let data = MemFs::new().file("/marker", "data");
+        let readable = [
+            Readable {
+                volume: 0,
+                fs: Arc::new(root),
+            },
+            Readable {
+                volume: 1,
+                fs: Arc::new(oled),
+            },
+            Readable {
+                volume: 2,
+                fs: Arc::new(data),
+            },
+        ];
+        let ids = [
+            lv(0, "ocivolume", "root"),
+            lv(1, "ocivolume", "oled"),
+            lv(2, "my-vg", "data"),
+        ];
+        let guest = Guest::assemble(&readable, &ids).unwrap();
+        let outcomes: Vec<_> = guest.fstab.iter().map(|m| m.outcome.clone()).collect();
+        assert_eq!(
+            outcomes,
+            [
+                MountOutcome::Root { volume: 0 },
+                MountOutcome::Mounted { volume: 1 },
+                MountOutcome::Mounted { volume: 2 },
+                MountOutcome::NotFound,
+            ]
+        );
+        assert_eq!(
+            guest.read_file("/var/oled/marker", 100).unwrap(),
+            Some(b"oled".to_vec())
+        );
+        assert_eq!(
+            guest.read_file("/data/marker", 100).unwrap(),
+            Some(b"data".to_vec())
+        );
+    }
 }

@@ -275,8 +275,11 @@ pub struct PartitionTable {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Volume {
     pub index: usize,
-    /// "partition" or "disk" (no partition table).
+    /// "partition", "disk" (no partition table) or "lv" (an LVM2 logical volume).
     pub kind: String,
+    /// `VG/LV` of a logical volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lv: Option<String>,
     pub number: Option<u32>,
     pub start: u64,
     pub size: u64,

@@ -209,6 +209,24 @@ fn standalone(i: &Inputs) -> Outcome {
             .at(format!("{format} header"), None, detail),
         );
     }
+    for missing in &i.disk.lvm_missing_pvs {
+        hits.push(
+            Hit::new(
+                "An LVM volume group of this image spans a disk that is not in the image",
+                "Move the volume group's data onto this disk's physical volumes (pvmove, then vgreduce --removemissing), or put every disk of the group into the image",
+            )
+            .at("LVM metadata", None, missing.clone()),
+        );
+    }
+    for missing in &i.disk.lvm_missing_pvs {
+        hits.push(
+            Hit::new(
+                "An LVM volume group of this image spans a disk that is not in the image",
+                "Move the volume group's data onto this disk's physical volumes (pvmove, then vgreduce --removemissing), or put every disk of the group into the image",
+            )
+            .at("LVM metadata", None, missing.clone()),
+        );
+    }
     if !i.image.other_files.is_empty() {
         let mut detail = format!("extents in {}", i.image.other_files.join(", "));
         if i.image.missing_backing_bytes > 0 {

@@ -47,6 +47,9 @@ pub struct DiskFacts {
     pub bios_boot_partition: bool,
     /// Volumes that are EFI system partitions.
     pub esp_volumes: Vec<usize>,
+    /// LVM2 physical volumes a volume group of this image needs but the image lacks, each a
+    /// sentence naming the VG and the PV.
+    pub lvm_missing_pvs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]

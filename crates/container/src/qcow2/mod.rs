@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use preflight_io::{ByteSource, IoError, Source, be, check_bounds, read_vec};
 
 use crate::info::{ContainerInfo, Qcow2Info};
-use crate::{Container, ContainerError, Format};
 use crate::lru::Lru;
+use crate::{Container, ContainerError, Format};
 
 const LAYER: &str = "qcow2";
 /// Bits 9..=55 of L1 and standard L2 entries hold the host offset.

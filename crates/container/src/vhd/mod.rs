@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex};
 use preflight_io::{ByteSource, IoError, Slice, Source, be, check_bounds, read_vec};
 
 use crate::info::ContainerInfo;
+use crate::lru::Lru;
 use crate::{Container, ContainerError, Format};
 use footer::{
     DYN_HEADER_LEN, DynHeader, FOOTER_LEN, Footer, TYPE_DIFFERENCING, TYPE_DYNAMIC, TYPE_FIXED,
 };
-use crate::lru::Lru;
 
 const LAYER: &str = "vhd";
 /// A BAT entry for a block the file does not hold.

@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex};
 use preflight_io::{ByteSource, IoError, Source, check_bounds, le, read_vec};
 
 use crate::info::ContainerInfo;
+use crate::lru::Lru;
 use crate::{Container, ContainerError, Format};
 use log::LogState;
-use crate::lru::Lru;
 
 const LAYER: &str = "vhdx";
 const MIB: u64 = 1024 * 1024;
