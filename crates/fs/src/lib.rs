@@ -8,6 +8,7 @@
 pub mod btrfs;
 mod error;
 mod ext4;
+pub mod fat;
 mod mem;
 pub mod xfs;
 
