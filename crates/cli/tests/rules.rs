@@ -433,6 +433,62 @@ fn imp_encrypt_luks_qcow2_is_a_blocker_and_guest_rules_say_why_they_did_not_run(
     }
 }
 
+/// A LUKS2 volume (here the whole disk, as cryptsetup formats it): IMP-ENCRYPT names the
+/// cipher, key size, key slots and label as `cryptsetup luksDump` shows them.
+#[test]
+fn imp_encrypt_names_a_luks_volume_as_cryptsetup_does() {
+    let dir = scratch("imp-encrypt-luks2");
+    let disk = dir.join("luks.img");
+    let key = dir.join("key");
+    std::fs::write(&key, "correct horse battery staple").unwrap();
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(32 << 20)
+        .unwrap();
+    sh(Command::new("cryptsetup")
+        .args([
+            "luksFormat",
+            "--batch-mode",
+            "--type",
+            "luks2",
+            "--label",
+            "secret",
+        ])
+        .args([
+            "--pbkdf",
+            "pbkdf2",
+            "--pbkdf-force-iterations",
+            "1000",
+            "--key-file",
+        ])
+        .arg(&key)
+        .arg(&disk));
+    let dump = Command::new("cryptsetup")
+        .args(["luksDump", "--dump-json-metadata"])
+        .arg(&disk)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&dump.stdout).unwrap();
+    let cipher = json["segments"]["0"]["encryption"].as_str().unwrap();
+    let key_bits = json["keyslots"]["0"]["key_size"].as_u64().unwrap() * 8;
+
+    let (code, r) = report(&disk);
+    assert_eq!(code, 1);
+    let f = fired(&r, "IMP-ENCRYPT");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    let seen = evidence(f[0]);
+    for expected in [
+        "LUKS2".to_string(),
+        format!("cipher {cipher}"),
+        format!("{key_bits}-bit key"),
+        "1 key slot".to_string(),
+        "label \"secret\"".to_string(),
+    ] {
+        assert!(seen.contains(&expected), "{expected} not in {seen}");
+    }
+    assert!(r.guest.is_none());
+}
+
 #[test]
 fn an_old_kernel_or_missing_virtio_means_emulated() {
     let old = "2.6.32-754.el6.x86_64";

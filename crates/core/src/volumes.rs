@@ -9,7 +9,8 @@ use preflight_io::{IoError, Source};
 use preflight_report as report;
 use preflight_rules::{DiskFacts, VolumeFacts};
 use preflight_volume::{
-    Partition, PartitionTable, ProbeKind, Scheme, VolumeError, lvm, probe, read_partitions,
+    Partition, PartitionTable, ProbeKind, Scheme, VolumeError, bitlocker_info, luks_info, lvm, probe,
+    read_partitions,
 };
 
 const ESP_GPT: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
@@ -173,7 +174,7 @@ fn logical_volumes(out: &mut Volumes, notes: &mut Vec<String>) {
                         device_names: origin.device_names,
                         ..VolumeIdentity::default()
                     });
-                    push(out, vol, &name, false);
+                    push(out, vol, &name, false, None);
                 }
             }
         }
@@ -216,11 +217,12 @@ fn open_volume(
         Err(e) => {
             vol.note = Some(format!("unreadable: {e}"));
             notes.push(format!("{name} could not be read: {e}"));
-            push(out, vol, &name, false);
+            push(out, vol, &name, false, None);
             return;
         }
     };
     let kind = probed.kind;
+    let mut encryption = None;
     if probed.is_known() {
         vol.content = Some(probed.name.clone());
         vol.uuid = probed.uuid.clone();
@@ -241,6 +243,12 @@ fn open_volume(
             &mut vol,
             notes,
         ),
+        ProbeKind::Luks | ProbeKind::BitLocker => {
+            let detail = encryption_detail(kind, &source);
+            vol.note = Some(format!("encrypted: {detail}"));
+            encryption = Some(detail);
+            None
+        }
         ProbeKind::Unknown | ProbeKind::Swap | ProbeKind::SwapSuspend => None,
         ProbeKind::Lvm2Member => {
             out.lvm_members.push((index, Arc::clone(&source)));
@@ -269,7 +277,46 @@ fn open_volume(
     if let Some(fs) = fs {
         out.readable.push(Readable { volume: index, fs });
     }
-    push(out, vol, &name, probed.encrypted);
+    push(out, vol, &name, probed.encrypted, encryption);
+}
+
+/// What the encryption header says, for the evidence: never anything secret (the header holds
+/// no key material in the clear, and we do not try to decrypt).
+fn encryption_detail(kind: ProbeKind, source: &Source) -> String {
+    if kind == ProbeKind::BitLocker {
+        return match bitlocker_info(&**source) {
+            Ok(Some(b)) => format!(
+                "BitLocker ({}{})",
+                b.flavour,
+                b.version
+                    .map(|v| format!(", FVE metadata version {v}"))
+                    .unwrap_or_default()
+            ),
+            _ => "BitLocker".into(),
+        };
+    }
+    match luks_info(&**source) {
+        Ok(Some(l)) => {
+            let mut parts = vec![format!("LUKS{}", l.version)];
+            if let Some(c) = &l.cipher {
+                parts.push(format!("cipher {c}"));
+            }
+            if let Some(k) = l.key_bits {
+                parts.push(format!("{k}-bit key"));
+            }
+            parts.push(format!(
+                "{} key slot{}",
+                l.keyslots.len(),
+                if l.keyslots.len() == 1 { "" } else { "s" }
+            ));
+            if let Some(label) = &l.label {
+                parts.push(format!("label \"{label}\""));
+            }
+            parts.join(", ")
+        }
+        Ok(None) => "LUKS".into(),
+        Err(e) => format!("LUKS (header unreadable: {e})"),
+    }
 }
 
 /// A file system opened, or why not (on the volume and in the notes).
@@ -292,8 +339,15 @@ fn opened<F: FileSystem + 'static>(
     }
 }
 
-fn push(out: &mut Volumes, vol: report::Volume, name: &str, encrypted: bool) {
+fn push(
+    out: &mut Volumes,
+    vol: report::Volume,
+    name: &str,
+    encrypted: bool,
+    encryption: Option<String>,
+) {
     out.facts.push(VolumeFacts {
+        encryption,
         index: vol.index,
         name: format!("volume {} ({name})", vol.index),
         content: vol.content.clone(),

@@ -322,7 +322,15 @@ fn encrypt(i: &Inputs) -> Outcome {
                 format!("{} is encrypted ({kind})", v.name),
                 "Rebuild the image without disk encryption on this volume (OCI encrypts boot volumes at rest itself); for LUKS in the build VM: cryptsetup reencrypt --decrypt DEVICE",
             )
-            .at(v.name.clone(), None, format!("{kind} header{}", v.uuid.as_ref().map(|u| format!(", UUID {u}")).unwrap_or_default())),
+            .at(
+                v.name.clone(),
+                None,
+                format!(
+                    "{} header{}",
+                    v.encryption.as_deref().unwrap_or(kind),
+                    v.uuid.as_ref().map(|u| format!(", UUID {u}")).unwrap_or_default()
+                ),
+            ),
         );
     }
     outcome(hits)

@@ -61,6 +61,8 @@ pub struct VolumeFacts {
     pub content: Option<String>,
     pub uuid: Option<String>,
     pub encrypted: bool,
+    /// The encryption header's facts (`LUKS2, cipher aes-xts-plain64, 512-bit key, …`).
+    pub encryption: Option<String>,
 }
 
 pub struct GuestFacts {
