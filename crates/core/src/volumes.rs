@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use preflight_fs::{Ext4Fs, FileSystem, FsError, XfsFs};
+use preflight_fs::{BtrfsFs, Ext4Fs, FileSystem, FsError, SubvolSelector, XfsFs};
 use preflight_guest::{GuestError, Readable, VolumeIdentity};
 use preflight_io::{IoError, Source};
 use preflight_report as report;
@@ -236,6 +236,14 @@ fn open_volume(
             &mut vol,
             notes,
         ),
+        ProbeKind::Btrfs => opened(
+            BtrfsFs::open(Arc::clone(&source)),
+            &probed.name,
+            &name,
+            &mut vol,
+            notes,
+        )
+        .map(|fs| btrfs_root_view(fs, &name, notes)),
         ProbeKind::Xfs => opened(
             XfsFs::open(Arc::clone(&source)),
             &probed.name,
@@ -317,6 +325,48 @@ fn encryption_detail(kind: ProbeKind, source: &Source) -> String {
         Ok(None) => "LUKS".into(),
         Err(e) => format!("LUKS (header unreadable: {e})"),
     }
+}
+
+/// Which subvolume of a Btrfs volume stands for it when the guest's root is looked for: the
+/// default one if it holds a Linux root, else the first subvolume that does (`root`, `@`
+/// first: Fedora's and openSUSE's names). fstab's `subvol=` options then pick the mounts.
+fn btrfs_root_view(
+    fs: Arc<dyn FileSystem>,
+    volume: &str,
+    notes: &mut Vec<String>,
+) -> Arc<dyn FileSystem> {
+    let has_root = |fs: &dyn FileSystem| {
+        fs.lstat("/etc/os-release").is_ok() || fs.lstat("/usr/lib/os-release").is_ok()
+    };
+    if has_root(&*fs) {
+        return fs;
+    }
+    let Some(Ok(top)) = fs.subvolume(&SubvolSelector::Id(5)) else {
+        return fs;
+    };
+    // The subvolume list lives on the concrete type; reach it through the top level.
+    let mut names: Vec<(u8, String)> = Vec::new();
+    if let Ok(entries) = top.read_dir("/") {
+        for e in entries {
+            let rank = match e.name.as_str() {
+                "root" | "@" => 0,
+                _ => 1,
+            };
+            names.push((rank, e.name));
+        }
+    }
+    names.sort();
+    for (_, name) in names.into_iter().take(64) {
+        if let Some(Ok(sub)) = fs.subvolume(&SubvolSelector::Path(name.clone()))
+            && has_root(&*sub)
+        {
+            notes.push(format!(
+                "{volume}: the Btrfs default subvolume holds no Linux root; subvolume {name} does and stands for the volume"
+            ));
+            return sub;
+        }
+    }
+    fs
 }
 
 /// A file system opened, or why not (on the volume and in the notes).

@@ -14,7 +14,9 @@ pub mod xfs;
 
 pub use error::FsError;
 pub use ext4::Ext4Fs;
+pub use btrfs::{BtrfsFs, SubvolSelector, Subvolume};
 pub use mem::MemFs;
+pub use fat::FatFs;
 pub use xfs::XfsFs;
 
 /// More directory entries than this in one directory is treated as hostile.
@@ -67,6 +69,15 @@ pub trait FileSystem {
 
     /// Read from a regular file at `offset`; returns the number of bytes read (0 at the end).
     fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, FsError>;
+
+    /// Another subvolume of the same file system (Btrfs `subvol=`/`subvolid=` mount options);
+    /// `None` for file systems without subvolumes.
+    fn subvolume(
+        &self,
+        _selector: &btrfs::SubvolSelector,
+    ) -> Option<Result<std::sync::Arc<dyn FileSystem>, FsError>> {
+        None
+    }
 
     /// The whole regular file; files larger than `max` are an error, not truncated.
     fn read_file(&self, path: &str, max: u64) -> Result<Vec<u8>, FsError> {

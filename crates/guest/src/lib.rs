@@ -11,7 +11,7 @@ mod resolve;
 
 use std::sync::Arc;
 
-use preflight_fs::{FileSystem, FileType, Metadata};
+use preflight_fs::{FileSystem, FileType, Metadata, SubvolSelector};
 
 pub use fstab::{DeviceSpec, FstabEntry, parse_fstab};
 pub use preflight_fs::{DirEntry, FsError};
@@ -181,12 +181,41 @@ impl Guest {
         let mut results = Vec::new();
         let mut mounts = Vec::new();
         for entry in entries {
-            let outcome = outcome_for(&entry, root.volume, readable, identities);
+            let mut outcome = outcome_for(&entry, root.volume, readable, identities);
+            let point = normalise_point(&entry.mount_point);
+            // Btrfs: `subvol=`/`subvolid=` mounts another subvolume of a volume, the root's
+            // own volume included.
+            if let MountOutcome::Root { volume } | MountOutcome::Mounted { volume } = outcome
+                && let Some(selector) = subvolume_option(&entry)
+                && let Some(r) = readable.iter().find(|r| r.volume == volume)
+            {
+                match r.fs.subvolume(&selector) {
+                    Some(Ok(fs)) if point == "/" => {
+                        guest.mounts[0].fs = fs;
+                    }
+                    Some(Ok(fs)) => {
+                        outcome = MountOutcome::Mounted { volume };
+                        mounts.push(Mount {
+                            point: point.clone(),
+                            volume,
+                            fs,
+                        });
+                        results.push(MountResult { entry, outcome });
+                        continue;
+                    }
+                    Some(Err(e)) => {
+                        outcome = MountOutcome::Unresolved {
+                            why: format!("subvolume {selector:?} cannot be opened: {e}"),
+                        };
+                    }
+                    None => {}
+                }
+            }
             if let MountOutcome::Mounted { volume } = outcome
                 && let Some(r) = readable.iter().find(|r| r.volume == volume)
             {
                 mounts.push(Mount {
-                    point: normalise_point(&entry.mount_point),
+                    point,
                     volume,
                     fs: Arc::clone(&r.fs),
                 });
@@ -366,6 +395,20 @@ fn outcome_for(
             fs_type: v.fs_type.clone(),
         }
     }
+}
+
+/// `subvolid=N` (which wins, as in the kernel) or `subvol=PATH` among the mount options.
+fn subvolume_option(entry: &FstabEntry) -> Option<SubvolSelector> {
+    let value = |key: &str| {
+        entry
+            .options
+            .iter()
+            .find_map(|o| o.strip_prefix(key).map(str::to_string))
+    };
+    if let Some(id) = value("subvolid=").and_then(|v| v.parse().ok()) {
+        return Some(SubvolSelector::Id(id));
+    }
+    value("subvol=").map(SubvolSelector::Path)
 }
 
 /// `/dev/mapper/…` or `/dev/VG/LV`: a name LVM (or device-mapper) gives; when no volume of

@@ -371,6 +371,16 @@ impl FileSystem for BtrfsFs {
         "btrfs"
     }
 
+    fn subvolume(
+        &self,
+        selector: &SubvolSelector,
+    ) -> Option<Result<std::sync::Arc<dyn FileSystem>, FsError>> {
+        Some(
+            self.open_subvolume(selector.clone())
+                .map(|fs| std::sync::Arc::new(fs) as std::sync::Arc<dyn FileSystem>),
+        )
+    }
+
     fn lstat(&self, path: &str) -> Result<Metadata, FsError> {
         Ok(match self.resolve(path)? {
             Found::Inode { inode, .. } => Metadata {
