@@ -270,7 +270,7 @@ fn details_view(r: &Report) -> Html {
                         <tbody>
                             { for r.volumes.iter().map(|v| html! {
                                 <tr>
-                                    <td>{ v.number.map(|n| n.to_string()).unwrap_or_else(|| v.kind.clone()) }</td>
+                                    <td>{ v.number.map(|n| n.to_string()).or_else(|| v.lv.clone()).unwrap_or_else(|| v.kind.clone()) }</td>
                                     <td>{ human_size(v.start) }</td>
                                     <td>{ human_size(v.size) }</td>
                                     <td>{ v.partition_type_name.clone().or_else(|| v.partition_type.clone()).unwrap_or_default() }</td>

@@ -224,11 +224,17 @@ pub fn render_text(r: &Report) -> String {
     }
     for v in &r.volumes {
         let mut line = format!(
-            "  volume {}: {}{} at {} size {}",
+            "  volume {}: {} size {}",
             v.index,
-            v.kind,
-            v.number.map(|n| format!(" {n}")).unwrap_or_default(),
-            v.start,
+            match &v.lv {
+                Some(lv) => format!("logical volume {lv}"),
+                None => format!(
+                    "{}{} at {}",
+                    v.kind,
+                    v.number.map(|n| format!(" {n}")).unwrap_or_default(),
+                    v.start
+                ),
+            },
             human_size(v.size)
         );
         if let Some(t) = &v.partition_type_name {
@@ -247,7 +253,8 @@ pub fn render_text(r: &Report) -> String {
         }
         if let Some(m) = &v.mounted_at {
             let _ = write!(line, ", mounted at {m}");
-        } else if !v.readable && v.content.is_some() {
+        } else if !v.readable && v.content.is_some() && v.content.as_deref() != Some("LVM2_member")
+        {
             line.push_str(", not readable");
         }
         if let Some(n) = &v.note {
