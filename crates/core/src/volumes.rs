@@ -9,8 +9,8 @@ use preflight_io::{IoError, Source};
 use preflight_report as report;
 use preflight_rules::{DiskFacts, VolumeFacts};
 use preflight_volume::{
-    Partition, PartitionTable, ProbeKind, Scheme, VolumeError, bitlocker_info, luks_info, lvm, probe,
-    read_partitions,
+    Partition, PartitionTable, ProbeKind, Scheme, VolumeError, bitlocker_info, luks_info, lvm,
+    probe, read_partitions,
 };
 
 const ESP_GPT: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";

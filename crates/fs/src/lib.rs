@@ -12,11 +12,11 @@ pub mod fat;
 mod mem;
 pub mod xfs;
 
+pub use btrfs::{BtrfsFs, SubvolSelector, Subvolume};
 pub use error::FsError;
 pub use ext4::Ext4Fs;
-pub use btrfs::{BtrfsFs, SubvolSelector, Subvolume};
-pub use mem::MemFs;
 pub use fat::FatFs;
+pub use mem::MemFs;
 pub use xfs::XfsFs;
 
 /// More directory entries than this in one directory is treated as hostile.
