@@ -15,6 +15,7 @@ pub mod xfs;
 pub use btrfs::{BtrfsFs, SubvolSelector, Subvolume};
 pub use error::FsError;
 pub use ext4::Ext4Fs;
+pub use fat::FatFs;
 pub use mem::MemFs;
 pub use xfs::XfsFs;
 
