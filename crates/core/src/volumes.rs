@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use preflight_fs::{BtrfsFs, Ext4Fs, FileSystem, FsError, SubvolSelector, XfsFs};
+use preflight_fs::{BtrfsFs, Ext4Fs, FatFs, FileSystem, FsError, SubvolSelector, XfsFs};
 use preflight_guest::{GuestError, Readable, VolumeIdentity};
 use preflight_io::{IoError, Source};
 use preflight_report as report;
@@ -244,6 +244,13 @@ fn open_volume(
             notes,
         )
         .map(|fs| btrfs_root_view(fs, &name, notes)),
+        ProbeKind::Vfat => opened(
+            FatFs::open(Arc::clone(&source)),
+            &probed.name,
+            &name,
+            &mut vol,
+            notes,
+        ),
         ProbeKind::Xfs => opened(
             XfsFs::open(Arc::clone(&source)),
             &probed.name,
