@@ -3,7 +3,8 @@
 // `cargo xtask test`), which builds the site and the images and passes their paths:
 //   PREFLIGHT_DIST, PREFLIGHT_SCREENSHOTS, PREFLIGHT_IMAGE_CLEAN, PREFLIGHT_IMAGE_VIOLATING,
 //   PREFLIGHT_IMAGE_LARGE (a 3 GiB sparse raw disk: reads past 2 GiB), PREFLIGHT_IMAGE_VMDK
-//   (streamOptimized), PREFLIGHT_IMAGE_OCI / _OCI_GZ (.oci tar and tar.gz), PREFLIGHT_CLI (the
+//   (streamOptimized), PREFLIGHT_IMAGE_OCI / _OCI_GZ (.oci tar and tar.gz), PREFLIGHT_IMAGE_OVA,
+//   PREFLIGHT_IMAGE_LVM_XFS / _BTRFS (Oracle Linux and Fedora layouts), PREFLIGHT_CLI (the
 //   `preflight` binary, whose JSON the page's report is compared with).
 
 import { test, before, after } from 'node:test';
@@ -30,6 +31,8 @@ const IMAGES = {
   oci: env('PREFLIGHT_IMAGE_OCI'),
   ociGz: env('PREFLIGHT_IMAGE_OCI_GZ'),
   ova: env('PREFLIGHT_IMAGE_OVA'),
+  lvmXfs: env('PREFLIGHT_IMAGE_LVM_XFS'),
+  btrfs: env('PREFLIGHT_IMAGE_BTRFS'),
 };
 // The CLI built from the same core: the page's report must say what it says.
 const CLI = env('PREFLIGHT_CLI');
@@ -259,6 +262,8 @@ for (const [label, key, format] of [
   ['a streamOptimized VMDK', 'vmdk', 'VMDK'],
   ['an .oci archive (tar)', 'oci', 'OCI archive (QCOW2)'],
   ['an .oci archive (tar.gz)', 'ociGz', 'OCI archive (QCOW2)'],
+  ['Oracle Linux layout (XFS on LVM)', 'lvmXfs', 'RAW'],
+  ['Fedora layout (Btrfs subvolumes)', 'btrfs', 'RAW'],
 ]) {
   test(`${label}: the same report as the CLI`, async () => {
     const p = await openPage();

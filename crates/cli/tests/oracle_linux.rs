@@ -147,3 +147,42 @@ fn the_root_lv_reads_like_the_kernel_mount() {
         "{keys:?}"
     );
 }
+
+/// The volume group also spans a second disk that is not in the image: IMP-STANDALONE names
+/// the VG and the missing PV; the LV on it is listed as not readable; the rest still reads.
+#[test]
+fn a_volume_group_with_a_pv_on_another_disk_is_not_standalone() {
+    let disk = preflight_fixtures::oracle_linux_disk_missing_pv(&tree());
+    let (code, r) = report(&disk);
+    assert_eq!(code, 1);
+    let standalone = fired(&r, "IMP-STANDALONE");
+    let hit = standalone
+        .iter()
+        .find(|f| f.title.contains("LVM volume group"))
+        .unwrap_or_else(|| panic!("{:#?}", r.findings));
+    assert!(
+        hit.evidence[0]
+            .detail
+            .contains("volume group ocivolume needs physical volume"),
+        "{:#?}",
+        hit.evidence
+    );
+    let data = volume(&r, |v| v.lv.as_deref() == Some("ocivolume/data"));
+    assert!(!data.readable);
+    assert!(
+        data.note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("not readable"),
+        "{data:#?}"
+    );
+    check_guest_only(&r);
+}
+
+/// The guest is still found through the LVs on the disk that is there.
+fn check_guest_only(r: &Report) {
+    let g = r.guest.as_ref().expect("guest");
+    assert_eq!(g.os.as_ref().unwrap().id.as_deref(), Some("ol"));
+    let root = volume(r, |v| v.lv.as_deref() == Some("ocivolume/root"));
+    assert_eq!(root.mounted_at.as_deref(), Some("/"));
+}

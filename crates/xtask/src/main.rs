@@ -416,6 +416,9 @@ struct SiteImages {
     oci_gz: PathBuf,
     /// An OVA, for the page's "check the manifest" option.
     ova: PathBuf,
+    /// Oracle Linux's layout (XFS on LVM) and Fedora's (Btrfs subvolumes), raw.
+    lvm_xfs: PathBuf,
+    btrfs: PathBuf,
 }
 
 /// Where the site's sample image is put for Trunk's post-build hook (Trunk.toml).
@@ -436,6 +439,12 @@ fn site_images() -> SiteImages {
         oci: image(&violating, Container::Oci),
         oci_gz: image(&violating, Container::OciGz),
         ova: image(&violating, Container::Ova),
+        lvm_xfs: preflight_fixtures::oracle_linux_disk(
+            &debian_guest().file("/etc/fstab", preflight_fixtures::ol_fstab()),
+        ),
+        btrfs: preflight_fixtures::fedora_disk(
+            &debian_guest().file("/etc/fstab", preflight_fixtures::fedora_fstab()),
+        ),
         large: image(
             &DiskSpec {
                 partitioning: Partitioning::Gpt,
@@ -533,6 +542,8 @@ fn browser_tests() -> Result {
         .env("PREFLIGHT_IMAGE_OCI", &images.oci)
         .env("PREFLIGHT_IMAGE_OCI_GZ", &images.oci_gz)
         .env("PREFLIGHT_IMAGE_OVA", &images.ova)
+        .env("PREFLIGHT_IMAGE_LVM_XFS", &images.lvm_xfs)
+        .env("PREFLIGHT_IMAGE_BTRFS", &images.btrfs)
         .env("PREFLIGHT_CLI", target_dir().join("debug/preflight")))
 }
 
@@ -739,15 +750,34 @@ fn print_bench_table(rows: &[(&str, BenchRow)]) {
     }
 }
 
-/// The bench images: one 20 GiB-virtual sparse disk (GPT, EFI system partition, Debian guest,
-/// 2 GiB root) in each container format the core reads. Fixed VHD/VHDX and static VDI are
+/// Incompressible data in the bench guest, so container files have a realistic size (a
+/// sparse disk holding only a small guest makes every format a few megabytes) and the tar.gz
+/// pass has real work to do.
+const BALLAST_BYTES: usize = 512 << 20;
+
+/// `n` pseudo-random bytes (xorshift64*, fixed seed: the fixture's cache key stays stable).
+fn ballast(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        out.extend_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+    }
+    out.truncate(n);
+    out
+}
+
+/// The bench images: one 20 GiB-virtual sparse disk (GPT, EFI system partition, Debian guest
+/// with 512 MiB of incompressible data, 2 GiB root) in each container format the core reads. Fixed VHD/VHDX and static VDI are
 /// 20 GiB files too (sparse on disk).
 fn bench_images() -> Vec<(&'static str, PathBuf)> {
     let spec = DiskSpec {
         partitioning: Partitioning::GptEfi,
         disk_mib: 20 * 1024,
         root_mib: 2 * 1024,
-        ..DiskSpec::new(debian_guest())
+        ..DiskSpec::new(debian_guest().file("/srv/ballast.bin", ballast(BALLAST_BYTES)))
     };
     vec![
         ("qcow2 v3", image(&spec, Container::Qcow2V3)),
