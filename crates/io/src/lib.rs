@@ -8,6 +8,7 @@
 
 mod cache;
 mod counting;
+pub mod crc32c;
 mod error;
 #[cfg(not(target_family = "wasm"))]
 mod file;

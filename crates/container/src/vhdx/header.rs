@@ -4,9 +4,9 @@
 
 use preflight_io::{ByteSource, le, read_vec};
 
-use super::crc32c::crc32c_without;
 use super::{Guid, corrupt};
 use crate::{ContainerError, Format};
+use preflight_io::crc32c::crc32c_without;
 
 const KIB: u64 = 1024;
 /// The header section up to the end of the second region table, read in one call.

@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use preflight_io::{ByteSource, IoError, Source, check_bounds, le, read_vec};
 
-use super::crc32c::crc32c;
 use super::header::Header;
 use super::{Guid, corrupt};
 use crate::ContainerError;
+use preflight_io::crc32c::crc32c_parts as crc32c;
 
 const SECTOR: usize = 4096;
 /// qemu and Hyper-V use 1 MiB logs; we read at most this much.

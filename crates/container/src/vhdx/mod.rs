@@ -7,7 +7,6 @@
 //! report says so. A differencing disk's parent is never opened: the blocks and sectors it
 //! would supply read as zeros and are counted.
 
-mod crc32c;
 mod header;
 mod log;
 // The QCOW2 reader's small LRU, shared by path until it moves to the crate root.
@@ -480,7 +479,7 @@ mod tests {
 
     fn fix_crc(b: &mut [u8], at: usize, len: usize) {
         put(b, at + 4, &[0; 4]);
-        let c = crc32c::crc32c(&[&b[at..at + len]]);
+        let c = preflight_io::crc32c::crc32c(&b[at..at + len]);
         put(b, at + 4, &c.to_le_bytes());
     }
 

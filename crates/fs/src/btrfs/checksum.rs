@@ -68,33 +68,10 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-const POLY: u32 = 0x82f6_3b78; // reflected Castagnoli polynomial
-
-const fn table() -> [u32; 256] {
-    let mut t = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 { (c >> 1) ^ POLY } else { c >> 1 };
-            k += 1;
-        }
-        t[i] = c;
-        i += 1;
-    }
-    t
-}
-
-static TABLE: [u32; 256] = table();
-
 /// The raw CRC32C register update (no inversion before or after), as the kernel's
 /// `crc32c(seed, data, len)` computes it.
-pub fn crc32c_raw(mut crc: u32, data: &[u8]) -> u32 {
-    for &b in data {
-        crc = TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    crc
+pub fn crc32c_raw(crc: u32, data: &[u8]) -> u32 {
+    preflight_io::crc32c::update(crc, data)
 }
 
 /// The standard CRC32C (initial value and final xor all ones).
