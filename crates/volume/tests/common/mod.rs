@@ -131,7 +131,17 @@ pub fn blkid(path: &Path, window: Option<(u64, u64)>) -> BTreeMap<String, String
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), unescape(v)))
+        // blkid's "M-"/"^" notation is ambiguous with literal text: a UUID such as
+        // "wQLgYM-F4gR-…" (LVM's alphabet) must stay as printed. Only labels carry bytes
+        // blkid escapes.
+        .map(|(k, v)| {
+            let v = if k.contains("UUID") {
+                v.to_string()
+            } else {
+                unescape(v)
+            };
+            (k.to_string(), v)
+        })
         .collect()
 }
 
