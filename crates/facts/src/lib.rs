@@ -6,7 +6,10 @@
 //! containers, partitions or file systems.
 
 pub mod arch;
+pub mod boot;
 pub mod files;
+pub mod initramfs;
+pub mod kernel_image;
 pub mod kernels;
 pub mod os;
 pub mod provenance;
