@@ -271,7 +271,7 @@ fn details_view(r: &Report) -> Html {
                             { for r.volumes.iter().map(|v| html! {
                                 <tr>
                                     <td>{ v.number.map(|n| n.to_string()).or_else(|| v.lv.clone()).unwrap_or_else(|| v.kind.clone()) }</td>
-                                    <td>{ human_size(v.start) }</td>
+                                    <td>{ if v.lv.is_some() { "—".to_string() } else { human_size(v.start) } }</td>
                                     <td>{ human_size(v.size) }</td>
                                     <td>{ v.partition_type_name.clone().or_else(|| v.partition_type.clone()).unwrap_or_default() }</td>
                                     <td>{ v.content.clone().unwrap_or_else(|| "unknown".into()) }</td>
