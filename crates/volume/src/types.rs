@@ -85,7 +85,7 @@ pub struct Partition {
     /// Human name of the type when known ("Linux filesystem", "EFI System", …).
     pub type_name: Option<String>,
     /// GPT: the unique partition GUID. MBR: the PARTUUID Linux derives from the disk signature,
-    /// "<signature>-<2-digit number>" (none when the signature is zero).
+    /// `<signature>-<2-digit number>` (none when the signature is zero).
     pub uuid: Option<String>,
     /// GPT partition name (the label sgdisk -c sets); `None` when empty or MBR.
     pub name: Option<String>,

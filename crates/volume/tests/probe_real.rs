@@ -191,8 +191,14 @@ fn lvm2_physical_volume() {
         return;
     }
     let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    // No hints, devices file or backups: the host's LVM state stays untouched.
     let made = Command::new(&pvcreate)
-        .args(["-q", "-f", &dev])
+        .args(["-q", "-f", "--devices", &dev, "--config"])
+        .arg(
+            "devices {hints=\"none\" use_devicesfile=0 obtain_device_list_from_udev=0} \
+             backup {backup=0 archive=0}",
+        )
+        .arg(&dev)
         .output()
         .unwrap();
     run(Command::new(&losetup).args(["-d", &dev]));
