@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use preflight_fs::{FileSystem, FileType, Metadata, SubvolSelector};
 
-pub use fstab::{DeviceSpec, FstabEntry, parse_fstab};
+pub use fstab::{DeviceSpec, FstabEntry, parse_device, parse_fstab};
 pub use preflight_fs::{DirEntry, FsError};
 pub use resolve::MAX_SYMLINK_HOPS;
 
@@ -102,6 +102,15 @@ impl GuestError {
     }
 }
 
+/// What the kernel command line of the default boot entry says of the root file system.
+#[derive(Debug, Clone, Default)]
+pub struct RootHint {
+    /// `root=` as written (`UUID=…`, `/dev/mapper/ocivolume-root`, `LABEL=…`, `/dev/sda2`).
+    pub root: Option<String>,
+    /// `rootflags=subvol=…` / `subvolid=…`.
+    pub subvolume: Option<SubvolSelector>,
+}
+
 /// The assembled guest.
 pub struct Guest {
     /// Sorted by mount point, longest last, so lookups scan from the end.
@@ -132,6 +141,16 @@ impl Guest {
         readable: &[Readable],
         identities: &[VolumeIdentity],
     ) -> Result<Guest, GuestError> {
+        Guest::assemble_with(readable, identities, &RootHint::default())
+    }
+
+    /// [`Guest::assemble`], with what the boot loader's kernel command line says of the root
+    /// (`root=`, `rootflags=subvol=`): the kernel mounts that, whatever looks most like a root.
+    pub fn assemble_with(
+        readable: &[Readable],
+        identities: &[VolumeIdentity],
+        hint: &RootHint,
+    ) -> Result<Guest, GuestError> {
         let mut best: Option<(u8, &Readable)> = None;
         let mut candidates = Vec::new();
         for r in readable {
@@ -147,10 +166,45 @@ impl Guest {
                 best = Some((score, r));
             }
         }
+        let mut hint_notes = Vec::new();
+        if let Some(spec) = &hint.root {
+            match find_volume(parse_device(spec), identities) {
+                Lookup::Found(v) => match readable.iter().find(|r| r.volume == v.index) {
+                    Some(r) => {
+                        if best.is_some_and(|(_, b)| b.volume != r.volume) {
+                            hint_notes.push(format!(
+                                "the kernel command line's root={spec} is volume {}, which is used as the root",
+                                r.volume
+                            ));
+                        }
+                        best = Some((u8::MAX, r));
+                    }
+                    None => hint_notes.push(format!(
+                        "the kernel command line's root={spec} is volume {}, which cannot be read",
+                        v.index
+                    )),
+                },
+                Lookup::NotFound => hint_notes.push(format!(
+                    "the kernel command line's root={spec} is on no volume of this image"
+                )),
+                Lookup::NotADisk | Lookup::Unresolved(_) => {}
+            }
+        }
         let Some((_, root)) = best else {
             return Err(GuestError::NoRoot);
         };
-        let mut guest = Guest::single(root.volume, Arc::clone(&root.fs));
+        let mut root_fs = Arc::clone(&root.fs);
+        if let Some(sel) = &hint.subvolume {
+            match root.fs.subvolume(sel) {
+                Some(Ok(fs)) => root_fs = fs,
+                Some(Err(e)) => hint_notes.push(format!(
+                    "the kernel command line's rootflags name subvolume {sel:?}, which cannot be opened: {e}"
+                )),
+                None => {}
+            }
+        }
+        let mut guest = Guest::single(root.volume, root_fs);
+        guest.notes.extend(hint_notes);
         if candidates.len() > 1 {
             guest.notes.push(format!(
                 "several volumes look like a Linux root ({}); volume {} was chosen",
@@ -190,8 +244,12 @@ impl Guest {
                 && let Some(r) = readable.iter().find(|r| r.volume == volume)
             {
                 match r.fs.subvolume(&selector) {
+                    // The kernel mounts the root with rootflags; fstab's options for "/" only
+                    // apply when no rootflags named a subvolume.
                     Some(Ok(fs)) if point == "/" => {
-                        guest.mounts[0].fs = fs;
+                        if hint.subvolume.is_none() {
+                            guest.mounts[0].fs = fs;
+                        }
                     }
                     Some(Ok(fs)) => {
                         outcome = MountOutcome::Mounted { volume };
@@ -355,27 +413,11 @@ fn outcome_for(
     {
         return MountOutcome::NotADisk;
     }
-    let volume = match entry.device() {
-        DeviceSpec::Uuid(u) => ids.iter().find(|v| eq_ci(&v.uuid, &u)),
-        DeviceSpec::Label(l) => ids.iter().find(|v| v.label.as_deref() == Some(l.as_str())),
-        DeviceSpec::PartUuid(u) => ids.iter().find(|v| eq_ci(&v.part_uuid, &u)),
-        DeviceSpec::PartLabel(l) => ids
-            .iter()
-            .find(|v| v.part_label.as_deref() == Some(l.as_str())),
-        DeviceSpec::DiskPartition { number, .. } => {
-            ids.iter().find(|v| v.part_number == Some(number))
-        }
-        DeviceSpec::Other(s) if s.contains(':') => return MountOutcome::NotADisk,
-        DeviceSpec::Other(s) if ids.iter().any(|v| v.device_names.contains(&s)) => {
-            ids.iter().find(|v| v.device_names.contains(&s))
-        }
-        DeviceSpec::Other(s) if is_device_mapper(&s) => None,
-        DeviceSpec::Other(s) => {
-            return MountOutcome::Unresolved {
-                why: format!("{s} cannot be mapped to a volume of this image yet"),
-            };
-        }
-        DeviceSpec::Pseudo => return MountOutcome::NotADisk,
+    let volume = match find_volume(entry.device(), ids) {
+        Lookup::Found(v) => Some(v),
+        Lookup::NotFound => None,
+        Lookup::NotADisk => return MountOutcome::NotADisk,
+        Lookup::Unresolved(why) => return MountOutcome::Unresolved { why },
     };
     let Some(v) = volume else {
         return MountOutcome::NotFound;
@@ -395,6 +437,40 @@ fn outcome_for(
             fs_type: v.fs_type.clone(),
         }
     }
+}
+
+/// Which volume a device name (fstab's first field, the kernel's `root=`) means.
+enum Lookup<'a> {
+    Found(&'a VolumeIdentity),
+    NotFound,
+    NotADisk,
+    Unresolved(String),
+}
+
+fn find_volume(spec: DeviceSpec, ids: &[VolumeIdentity]) -> Lookup<'_> {
+    let found = match spec {
+        DeviceSpec::Uuid(u) => ids.iter().find(|v| eq_ci(&v.uuid, &u)),
+        DeviceSpec::Label(l) => ids.iter().find(|v| v.label.as_deref() == Some(l.as_str())),
+        DeviceSpec::PartUuid(u) => ids.iter().find(|v| eq_ci(&v.part_uuid, &u)),
+        DeviceSpec::PartLabel(l) => ids
+            .iter()
+            .find(|v| v.part_label.as_deref() == Some(l.as_str())),
+        DeviceSpec::DiskPartition { number, .. } => {
+            ids.iter().find(|v| v.part_number == Some(number))
+        }
+        DeviceSpec::Other(s) if s.contains(':') => return Lookup::NotADisk,
+        DeviceSpec::Other(s) if ids.iter().any(|v| v.device_names.contains(&s)) => {
+            ids.iter().find(|v| v.device_names.contains(&s))
+        }
+        DeviceSpec::Other(s) if is_device_mapper(&s) => None,
+        DeviceSpec::Other(s) => {
+            return Lookup::Unresolved(format!(
+                "{s} cannot be mapped to a volume of this image yet"
+            ));
+        }
+        DeviceSpec::Pseudo => return Lookup::NotADisk,
+    };
+    found.map_or(Lookup::NotFound, Lookup::Found)
 }
 
 /// `subvolid=N` (which wins, as in the kernel) or `subvol=PATH` among the mount options.
@@ -499,5 +575,126 @@ mod tests {
             guest.read_file("/data/marker", 100).unwrap(),
             Some(b"data".to_vec())
         );
+    }
+
+    /// A file system with named subvolumes, standing in for Btrfs.
+    struct WithSubvolumes {
+        top: MemFs,
+        subs: Vec<(String, Arc<dyn FileSystem>)>,
+    }
+
+    impl FileSystem for WithSubvolumes {
+        fn kind(&self) -> &'static str {
+            "btrfs"
+        }
+        fn lstat(&self, path: &str) -> Result<Metadata, FsError> {
+            self.top.lstat(path)
+        }
+        fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>, FsError> {
+            self.top.read_dir(path)
+        }
+        fn read_link(&self, path: &str) -> Result<String, FsError> {
+            self.top.read_link(path)
+        }
+        fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, FsError> {
+            self.top.read_at(path, offset, buf)
+        }
+        fn subvolume(
+            &self,
+            selector: &SubvolSelector,
+        ) -> Option<Result<Arc<dyn FileSystem>, FsError>> {
+            let SubvolSelector::Path(p) = selector else {
+                return Some(Err(FsError::NotFound(format!("{selector:?}"))));
+            };
+            Some(
+                self.subs
+                    .iter()
+                    .find(|(n, _)| n == p)
+                    .map(|(_, fs)| Arc::clone(fs))
+                    .ok_or_else(|| FsError::NotFound(p.clone())),
+            )
+        }
+    }
+
+    fn os(name: &str) -> MemFs {
+        MemFs::new()
+            .file("/etc/os-release", format!("ID={name}\n"))
+            .file("/etc/fstab", "LABEL=a / ext4 defaults 0 0\n")
+    }
+
+    fn labelled(index: usize, label: &str) -> VolumeIdentity {
+        VolumeIdentity {
+            index,
+            label: Some(label.into()),
+            ..VolumeIdentity::default()
+        }
+    }
+
+    /// Two volumes look like a root; the kernel's `root=` decides, and says so.
+    #[test]
+    fn the_kernel_command_line_root_wins() {
+        let readable = [
+            Readable {
+                volume: 0,
+                fs: Arc::new(os("first")),
+            },
+            Readable {
+                volume: 1,
+                fs: Arc::new(os("second")),
+            },
+        ];
+        let ids = [labelled(0, "a"), labelled(1, "b")];
+        let plain = Guest::assemble(&readable, &ids).unwrap();
+        assert_eq!(plain.root_volume, 0);
+        let hint = RootHint {
+            root: Some("LABEL=b".into()),
+            subvolume: None,
+        };
+        let g = Guest::assemble_with(&readable, &ids, &hint).unwrap();
+        assert_eq!(g.root_volume, 1);
+        assert!(
+            g.notes.iter().any(|n| n.contains("root=LABEL=b")),
+            "{:?}",
+            g.notes
+        );
+        let missing = RootHint {
+            root: Some("UUID=0000".into()),
+            subvolume: None,
+        };
+        let g = Guest::assemble_with(&readable, &ids, &missing).unwrap();
+        assert_eq!(g.root_volume, 0);
+        assert!(
+            g.notes.iter().any(|n| n.contains("on no volume")),
+            "{:?}",
+            g.notes
+        );
+    }
+
+    /// `rootflags=subvol=…` picks the subvolume the kernel mounts, over fstab's "/" options.
+    #[test]
+    fn rootflags_subvol_picks_the_root_subvolume() {
+        let snapshot: Arc<dyn FileSystem> =
+            Arc::new(os("snapshot").file("/etc/fstab", "LABEL=a / btrfs subvol=@ 0 0\n"));
+        let current: Arc<dyn FileSystem> = Arc::new(os("current"));
+        let fs = WithSubvolumes {
+            top: os("top").file("/etc/fstab", "LABEL=a / btrfs subvol=@ 0 0\n"),
+            subs: vec![("@".into(), current), ("@snap".into(), snapshot)],
+        };
+        let readable = [Readable {
+            volume: 0,
+            fs: Arc::new(fs),
+        }];
+        let ids = [labelled(0, "a")];
+        let id = |g: &Guest| g.read_file("/etc/os-release", 100).unwrap().unwrap();
+        // Without rootflags, fstab's subvol=@ is the root.
+        let g = Guest::assemble(&readable, &ids).unwrap();
+        assert_eq!(id(&g), b"ID=current\n");
+        // rootflags=subvol=@snap (booting a snapshot) wins over fstab.
+        let hint = RootHint {
+            root: Some("LABEL=a".into()),
+            subvolume: Some(SubvolSelector::Path("@snap".into())),
+        };
+        let g = Guest::assemble_with(&readable, &ids, &hint).unwrap();
+        assert_eq!(id(&g), b"ID=snapshot\n");
     }
 }
