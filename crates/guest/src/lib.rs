@@ -246,11 +246,10 @@ impl Guest {
                 match r.fs.subvolume(&selector) {
                     // The kernel mounts the root with rootflags; fstab's options for "/" only
                     // apply when no rootflags named a subvolume.
-                    Some(Ok(fs)) if point == "/" => {
-                        if hint.subvolume.is_none() {
-                            guest.mounts[0].fs = fs;
-                        }
+                    Some(Ok(fs)) if point == "/" && hint.subvolume.is_none() => {
+                        guest.mounts[0].fs = fs;
                     }
+                    Some(Ok(_)) if point == "/" => {}
                     Some(Ok(fs)) => {
                         outcome = MountOutcome::Mounted { volume };
                         mounts.push(Mount {
