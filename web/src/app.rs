@@ -367,6 +367,11 @@ fn running_view(ctx: &Context<App>, r: &Running) -> Html {
             <p class="stage" data-stage-step={step.to_string()}>
                 { format!("Step {step} of {steps}: {label}") }
             </p>
+            // The one stage that reads the whole file (a tar.gz archive): bytes are the progress.
+            if label.starts_with("decompressing") && r.file_size > 0 {
+                <progress id="pass-progress" max={r.file_size.to_string()} value={bytes.min(r.file_size).to_string()}
+                    aria-label="Decompression progress"></progress>
+            }
             <p class="hint">{ crate::present::read_summary(bytes, calls, r.file_size, elapsed) }</p>
         </section>
     }
