@@ -9,12 +9,17 @@ mod archive;
 mod image;
 mod inputs;
 mod mode;
+pub mod shapes;
 mod sources;
 mod ssh;
 
 pub use inputs::{DiskFacts, FstabFact, FstabState, GuestFacts, ImageFacts, Inputs, VolumeFacts};
 pub use mode::recommend;
 use preflight_report::{Evidence, Finding, Level, NotEvaluated};
+pub use shapes::{
+    CapabilitySchema, Firmware, Fit, LaunchMode, Shape, ShapeFamily, compatible_shapes,
+    validate_capabilities,
+};
 
 /// One violation found by a rule.
 #[derive(Debug, Clone)]

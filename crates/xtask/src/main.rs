@@ -47,6 +47,10 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("squashfs-tools", "mksquashfs: squashfs probe fixtures"),
     ("xorriso", "ISO 9660 probe fixtures"),
     (
+        "file",
+        "file -b: kernel image banners cross-checked (the packages come by apt-get download)",
+    ),
+    (
         "openssh-client",
         "ssh-keygen: fingerprints checked against OpenSSH's",
     ),
@@ -185,6 +189,19 @@ fn ensure_debian_packages() -> Result {
         );
         return Ok(());
     }
+    // The kernel-image tests download Debian's arm64 kernel package: apt must know arm64.
+    let foreign = probe(Command::new("dpkg").arg("--print-foreign-architectures"));
+    let add_arm64 = foreign.is_some_and(|f| !f.split_whitespace().any(|a| a == "arm64"));
+    if add_arm64 {
+        let mut add = if is_root() {
+            Command::new("dpkg")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("dpkg");
+            c
+        };
+        run(add.args(["--add-architecture", "arm64"]))?;
+    }
     let missing: Vec<&str> = DEBIAN_PACKAGES
         .iter()
         .map(|(package, _)| *package)
@@ -193,7 +210,7 @@ fn ensure_debian_packages() -> Result {
                 .is_none_or(|status| status.trim() != "installed")
         })
         .collect();
-    if missing.is_empty() {
+    if missing.is_empty() && !add_arm64 {
         println!("Debian packages: all {} present", DEBIAN_PACKAGES.len());
         return Ok(());
     }
@@ -210,6 +227,9 @@ fn ensure_debian_packages() -> Result {
         c
     };
     run(&mut apt(&["update", "-qq"]))?;
+    if missing.is_empty() {
+        return Ok(());
+    }
     let mut install = apt(&["install", "-y", "-qq", "--no-install-recommends"]);
     install.args(&missing);
     run(&mut install)
