@@ -47,6 +47,10 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("squashfs-tools", "mksquashfs: squashfs probe fixtures"),
     ("xorriso", "ISO 9660 probe fixtures"),
     (
+        "grub-common",
+        "grub-editenv: grubenv blocks cross-checked with GRUB's own tool",
+    ),
+    (
         "file",
         "file -b: kernel image banners cross-checked (the packages come by apt-get download)",
     ),
