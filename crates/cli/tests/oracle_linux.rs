@@ -107,6 +107,15 @@ fn check(r: &Report, what: &str) {
         Some("PARAVIRTUALIZED"),
         "{what}"
     );
+    // The boot loader's kernel command line (read from /boot on XFS) names the Debian root's
+    // UUID, which this image does not have: said, and the root stays the one fstab confirms.
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("root=UUID=") && n.contains("on no volume of this image")),
+        "{what}: {:#?}",
+        r.notes
+    );
 }
 
 #[test]
@@ -185,4 +194,23 @@ fn check_guest_only(r: &Report) {
     assert_eq!(g.os.as_ref().unwrap().id.as_deref(), Some("ol"));
     let root = volume(r, |v| v.lv.as_deref() == Some("ocivolume/root"));
     assert_eq!(root.mounted_at.as_deref(), Some("/"));
+}
+
+/// The kernel command line names the root by its device-mapper path, as Oracle Linux's does:
+/// it resolves to the root LV (no note), read from the grub.cfg on /boot (XFS).
+#[test]
+fn kernel_command_line_root_by_device_mapper_name() {
+    let grub_cfg = preflight_fixtures::grub_cfg(OL_ROOT_UUID).replace(
+        &format!("root=UUID={OL_ROOT_UUID}"),
+        "root=/dev/mapper/ocivolume-root rd.lvm.lv=ocivolume/root",
+    );
+    assert!(grub_cfg.contains("root=/dev/mapper/ocivolume-root"));
+    let disk = oracle_linux_disk(&tree().file("/boot/grub/grub.cfg", grub_cfg));
+    let (_, r) = report(&disk);
+    check_guest_only(&r);
+    assert!(
+        !r.notes.iter().any(|n| n.contains("kernel command line")),
+        "{:#?}",
+        r.notes
+    );
 }

@@ -49,6 +49,12 @@ fn a_clean_debian_image_is_ready_and_paravirtualized() {
         );
     }
     assert_eq!(r.verdict.status, Status::Ready);
+    // grub.cfg's root=UUID= is this root: no note about the kernel command line.
+    assert!(
+        !r.notes.iter().any(|n| n.contains("kernel command line")),
+        "{:#?}",
+        r.notes
+    );
     assert_eq!(r.image.format, "qcow2");
     assert_eq!(r.image.virtual_size, 256 * 1024 * 1024);
     let g = r.guest.as_ref().unwrap();

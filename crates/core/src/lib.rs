@@ -15,7 +15,8 @@ use std::sync::atomic::Ordering;
 
 use preflight_container::ContainerError;
 use preflight_facts::{arch, kernels, os, ssh_keys, sshd, users};
-use preflight_guest::Guest;
+use preflight_fs::SubvolSelector;
+use preflight_guest::{Guest, RootHint};
 use preflight_io::{BlockCache, ByteSource, Counting, ReadStats};
 use preflight_report::{Report, Stats, Tool};
 use preflight_rules::{FstabFact, FstabState, GuestFacts, ImageFacts, Inputs};
@@ -120,7 +121,13 @@ pub fn inspect(
         Err(why.clone())
     } else {
         match Guest::assemble(&vols.readable, &vols.identities) {
-            Ok(g) => Ok(g),
+            Ok(g) => Ok(match root_hint(&g) {
+                // The kernel mounts what its command line names: assemble again with it.
+                Some(hint) => {
+                    Guest::assemble_with(&vols.readable, &vols.identities, &hint).unwrap_or(g)
+                }
+                None => g,
+            }),
             Err(e) => Err(volumes::explain_no_root(&e, &vols.report)),
         }
     };
@@ -216,6 +223,27 @@ pub fn inspect(
     report.finish();
     progress(Stage::Done);
     Ok(report)
+}
+
+/// `root=` and `rootflags=subvol=`/`subvolid=` of the default boot entry's kernel command line,
+/// when the boot loader configuration can be read.
+fn root_hint(guest: &Guest) -> Option<RootHint> {
+    let files = files::GuestFiles(guest);
+    let config = preflight_facts::boot::read(&files).ok().flatten()?;
+    let cmdline = config.default_entry()?.cmdline_parsed();
+    let root = cmdline.get("root").map(str::to_string);
+    let subvolume = cmdline.get("rootflags").and_then(|flags| {
+        let option = |key: &str| {
+            flags
+                .split(',')
+                .find_map(|o| o.strip_prefix(key).map(str::to_string))
+        };
+        match option("subvolid=").and_then(|id| id.parse().ok()) {
+            Some(id) => Some(SubvolSelector::Id(id)),
+            None => option("subvol=").map(SubvolSelector::Path),
+        }
+    });
+    (root.is_some() || subvolume.is_some()).then_some(RootHint { root, subvolume })
 }
 
 /// Read every fact the rules need from the assembled guest.
