@@ -47,6 +47,17 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("squashfs-tools", "mksquashfs: squashfs probe fixtures"),
     ("xorriso", "ISO 9660 probe fixtures"),
     (
+        "cpio",
+        "cpio: initramfs fixtures and the listing they are compared with",
+    ),
+    (
+        "initramfs-tools",
+        "mkinitramfs, unmkinitramfs: a real Debian initramfs for the initramfs reader",
+    ),
+    ("xz-utils", "xz, lzma: compressed initramfs and kernel fixtures"),
+    ("lz4", "lz4 -l: legacy-format initramfs fixtures"),
+    ("bzip2", "bzip2: compressed initramfs fixtures"),
+    (
         "grub-common",
         "grub-editenv: grubenv blocks cross-checked with GRUB's own tool",
     ),
