@@ -54,7 +54,10 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
         "initramfs-tools",
         "mkinitramfs, unmkinitramfs: a real Debian initramfs for the initramfs reader",
     ),
-    ("xz-utils", "xz, lzma: compressed initramfs and kernel fixtures"),
+    (
+        "xz-utils",
+        "xz, lzma: compressed initramfs and kernel fixtures",
+    ),
     ("lz4", "lz4 -l: legacy-format initramfs fixtures"),
     ("bzip2", "bzip2: compressed initramfs fixtures"),
     (
@@ -582,10 +585,39 @@ fn browser_tests() -> Result {
         .env("PREFLIGHT_CLI", target_dir().join("debug/preflight")))
 }
 
+/// Chromium profile directories chromedriver makes in the temp dir and leaves there; the
+/// 3 GiB Blob test puts 3 GiB of blob storage in each.
+fn chromium_scoped_dirs() -> Vec<PathBuf> {
+    std::fs::read_dir(env::temp_dir())
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with("org.chromium.Chromium.scoped_dir.")
+                })
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The wasm-bindgen tests of web/tests (the Blob byte source in a real dedicated worker),
 /// run by wasm-bindgen-test-runner through chromedriver; browser flags in web/webdriver.json.
 fn worker_tests() -> Result {
     ensure_web_tools()?;
+    let before = chromium_scoped_dirs();
+    let result = worker_tests_run();
+    for dir in chromium_scoped_dirs() {
+        if !before.contains(&dir) {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    result
+}
+
+fn worker_tests_run() -> Result {
     run(cargo()
         .args([
             "test",
