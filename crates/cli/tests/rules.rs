@@ -16,7 +16,7 @@ fn qcow2(tree: GuestTree) -> std::path::PathBuf {
     image(&DiskSpec::new(tree), Container::Qcow2V3)
 }
 
-const OUR_RULES: [&str; 9] = [
+const OUR_RULES: [&str; 11] = [
     "IMP-FORMAT",
     "IMP-SIZE",
     "IMP-STANDALONE",
@@ -26,6 +26,8 @@ const OUR_RULES: [&str; 9] = [
     "S14",
     "S16",
     "REC-SSH-PASSWORD",
+    "IMP-ROOTREF",
+    "REC-SERIAL",
 ];
 
 #[test]
@@ -569,4 +571,86 @@ fn root_is_found_in_a_logical_partition_and_on_a_bare_disk() {
         assert_eq!(root.content.as_deref(), Some("ext4"));
         assert_eq!(root.uuid.as_deref(), Some(preflight_fixtures::ROOT_UUID));
     }
+}
+
+/// The Debian guest's grub.cfg with one edit.
+fn grub_cfg_with(from: &str, to: &str) -> String {
+    let cfg = preflight_fixtures::grub_cfg(preflight_fixtures::ROOT_UUID);
+    assert!(cfg.contains(from), "{from} not in the fixture's grub.cfg");
+    cfg.replace(from, to)
+}
+
+#[test]
+fn imp_rootref_fires_on_device_names_in_grub_cfg_and_fstab() {
+    let root = format!("root=UUID={}", preflight_fixtures::ROOT_UUID);
+    let (code, r) = report(&qcow2(debian_guest().file(
+        "/boot/grub/grub.cfg",
+        grub_cfg_with(&root, "root=/dev/sda1"),
+    )));
+    assert_eq!(code, 1);
+    let f = fired(&r, "IMP-ROOTREF");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert_eq!(f[0].level, Level::Blocker);
+    assert!(
+        evidence(f[0]).contains("root=/dev/sda1"),
+        "{}",
+        evidence(f[0])
+    );
+    assert!(
+        evidence(f[0]).contains("/boot/grub/grub.cfg:"),
+        "{}",
+        evidence(f[0])
+    );
+    assert!(f[0].remedy.contains("grub-mkconfig"));
+
+    // A root UUID of another disk: the kernel would not find it.
+    let (_, r) = report(&qcow2(debian_guest().file(
+        "/boot/grub/grub.cfg",
+        grub_cfg_with(&root, "root=UUID=00000000-1111-2222-3333-444444444444"),
+    )));
+    let f = fired(&r, "IMP-ROOTREF");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert!(f[0].title.contains("on no volume"), "{}", f[0].title);
+
+    // fstab by device name; an optional mount only warns.
+    let fstab = format!(
+        "{}/dev/vdb1 /data ext4 defaults,nofail 0 2\n",
+        preflight_fixtures::fstab(preflight_fixtures::ROOT_UUID).replace(
+            &format!("UUID={}", preflight_fixtures::ROOT_UUID),
+            "/dev/sda1"
+        )
+    );
+    let (_, r) = report(&qcow2(debian_guest().file("/etc/fstab", &fstab)));
+    let f = fired(&r, "IMP-ROOTREF");
+    let levels: Vec<(Level, u32)> = f
+        .iter()
+        .map(|f| (f.level, f.evidence[0].line.unwrap_or(0)))
+        .collect();
+    assert_eq!(levels.len(), 2, "{:#?}", r.findings);
+    assert!(levels.contains(&(Level::Blocker, 4)), "{levels:?}");
+    assert!(
+        levels.iter().any(|(l, _)| *l == Level::Warning),
+        "{levels:?}"
+    );
+}
+
+#[test]
+fn rec_serial_warns_without_a_ttys0_console() {
+    let (_, r) = report(&qcow2(debian_guest().file(
+        "/boot/grub/grub.cfg",
+        grub_cfg_with(" console=ttyS0,115200 earlyprintk=ttyS0,115200", ""),
+    )));
+    let f = fired(&r, "REC-SERIAL");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert_eq!(f[0].level, Level::Warning);
+    assert!(
+        evidence(f[0]).contains("console=tty0"),
+        "{}",
+        evidence(f[0])
+    );
+    assert!(f[0].remedy.contains("console=ttyS0,115200"));
+    // The guest's boot entry is in the report.
+    let boot = r.guest.as_ref().unwrap().boot.as_ref().unwrap();
+    assert_eq!(boot.title, "Debian GNU/Linux");
+    assert!(boot.kernel.as_deref().unwrap().contains("vmlinuz-"));
 }

@@ -256,5 +256,15 @@ pub fn guest(g: &Guest, f: &GuestFacts) -> report::Guest {
                 }
             })
             .collect(),
+        boot: f.boot.as_ref().ok().map(|b| report::Boot {
+            loader: b.loader.clone(),
+            config: b.config.clone(),
+            title: b.title.clone(),
+            source: b.source.clone(),
+            default_reason: b.default_reason.clone(),
+            kernel: b.kernel.clone(),
+            initrds: b.initrds.clone(),
+            cmdline: b.cmdline.clone(),
+        }),
     }
 }

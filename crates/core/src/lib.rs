@@ -16,10 +16,10 @@ use std::sync::atomic::Ordering;
 use preflight_container::ContainerError;
 use preflight_facts::{arch, kernels, os, ssh_keys, sshd, users};
 use preflight_fs::SubvolSelector;
-use preflight_guest::{Guest, RootHint};
+use preflight_guest::{Guest, RootHint, VolumeIdentity};
 use preflight_io::{BlockCache, ByteSource, Counting, ReadStats};
 use preflight_report::{Report, Stats, Tool};
-use preflight_rules::{FstabFact, FstabState, GuestFacts, ImageFacts, Inputs};
+use preflight_rules::{BootFact, FstabFact, FstabState, GuestFacts, ImageFacts, Inputs};
 
 pub use preflight_report as report;
 
@@ -135,7 +135,7 @@ pub fn inspect(
     progress(Stage::Facts);
     let guest_facts = guest
         .as_ref()
-        .map(|g| gather(g, &mut notes))
+        .map(|g| gather(g, &vols.identities, &mut notes))
         .map_err(Clone::clone);
 
     let info = &container.info;
@@ -247,7 +247,55 @@ fn root_hint(guest: &Guest) -> Option<RootHint> {
 }
 
 /// Read every fact the rules need from the assembled guest.
-fn gather(guest: &Guest, notes: &mut Vec<String>) -> GuestFacts {
+/// The default boot entry as the boot loader configuration gives it, with its `root=` checked
+/// against the image's volumes.
+fn boot_fact(files: &files::GuestFiles, ids: &[VolumeIdentity]) -> Result<BootFact, String> {
+    let config = match preflight_facts::boot::read(files) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return Err(
+                "no boot loader configuration was found (grub.cfg, BLS entries, extlinux.conf, systemd-boot loader.conf)"
+                    .into(),
+            );
+        }
+        Err(e) => {
+            return Err(format!(
+                "the boot loader configuration could not be read: {e}"
+            ));
+        }
+    };
+    let Some(entry) = config.default_entry() else {
+        return Err(format!("{} has no boot entry", config.config_path));
+    };
+    let cmdline = entry.cmdline_parsed();
+    let root = cmdline.get("root").map(str::to_string);
+    let consoles = cmdline.consoles();
+    Ok(BootFact {
+        loader: format!("{:?}", config.loader),
+        config: config.config_path.clone(),
+        title: entry.title_path(),
+        source: entry.source.to_string(),
+        default_reason: config.default_reason.clone(),
+        kernel: entry.kernel.clone(),
+        initrds: entry.initrds.clone(),
+        cmdline: entry.cmdline.clone(),
+        root_stable: root
+            .as_deref()
+            .is_some_and(|r| preflight_facts::boot::RootRef::parse(r).is_stable()),
+        root_found: root
+            .as_deref()
+            .map(|r| preflight_guest::volume_for(r, ids).is_some()),
+        root,
+        serial_consoles: consoles
+            .iter()
+            .filter(|c| c.is_serial())
+            .map(|c| c.name.clone())
+            .collect(),
+        consoles: consoles.iter().map(|c| c.name.clone()).collect(),
+    })
+}
+
+fn gather(guest: &Guest, ids: &[VolumeIdentity], notes: &mut Vec<String>) -> GuestFacts {
     let files = files::GuestFiles(guest);
     let os = os::gather(&files);
     let arch = arch::gather(&files);
@@ -303,7 +351,9 @@ fn gather(guest: &Guest, notes: &mut Vec<String>) -> GuestFacts {
             },
         })
         .collect();
+    let boot = boot_fact(&files, ids);
     GuestFacts {
+        boot,
         os: os.os,
         arch,
         kernels,

@@ -438,6 +438,15 @@ fn outcome_for(
     }
 }
 
+/// The volume (report index) a device name means (`UUID=…`, `LABEL=…`, `/dev/mapper/VG-LV`,
+/// `/dev/sda2`, …); `None` when no volume of the image has it or it names no disk.
+pub fn volume_for(spec: &str, ids: &[VolumeIdentity]) -> Option<usize> {
+    match find_volume(parse_device(spec), ids) {
+        Lookup::Found(v) => Some(v.index),
+        _ => None,
+    }
+}
+
 /// Which volume a device name (fstab's first field, the kernel's `root=`) means.
 enum Lookup<'a> {
     Found(&'a VolumeIdentity),

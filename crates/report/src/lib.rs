@@ -308,6 +308,24 @@ pub struct Guest {
     pub authorized_keys: Vec<AuthorizedKey>,
     pub mounts: Vec<Mount>,
     pub fstab: Vec<FstabLine>,
+    /// The boot loader's default entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<Boot>,
+}
+
+/// The entry the boot loader boots by default, as its configuration says.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Boot {
+    /// `Grub2`, `Bls`, `GrubLegacy`, `Extlinux`, `SystemdBoot`.
+    pub loader: String,
+    pub config: String,
+    pub title: String,
+    /// Where the entry is defined (`file:line`).
+    pub source: String,
+    pub default_reason: String,
+    pub kernel: Option<String>,
+    pub initrds: Vec<String>,
+    pub cmdline: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]

@@ -292,6 +292,24 @@ pub fn render_text(r: &Report) -> String {
                 .map(|e| format!(" ({e})"))
                 .unwrap_or_default()
         );
+        if let Some(b) = &g.boot {
+            let _ = writeln!(
+                o,
+                "  boot: \"{}\" ({}, {}) — {}",
+                b.title, b.loader, b.source, b.default_reason
+            );
+            if let Some(k) = &b.kernel {
+                let _ = writeln!(
+                    o,
+                    "    linux {k} {}{}",
+                    b.cmdline.as_deref().unwrap_or(""),
+                    b.initrds
+                        .iter()
+                        .map(|i| format!("\n    initrd {i}"))
+                        .collect::<String>()
+                );
+            }
+        }
         for k in &g.kernels {
             let virtio: Vec<String> = k.virtio.iter().map(|(m, s)| format!("{m} {s}")).collect();
             let _ = writeln!(o, "  kernel {}: {}", k.version, virtio.join(", "));

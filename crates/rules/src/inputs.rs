@@ -74,6 +74,35 @@ pub struct GuestFacts {
     pub host_keys: ssh_keys::HostKeys,
     pub authorized_keys: Vec<ssh_keys::AuthorizedKeysFile>,
     pub fstab: Vec<FstabFact>,
+    /// The boot loader's default entry, or why there is none.
+    pub boot: Result<BootFact, String>,
+}
+
+/// What the boot loader configuration says the default entry boots.
+#[derive(Debug, Clone, Default)]
+pub struct BootFact {
+    /// `GRUB 2`, `BLS`, `extlinux`, …
+    pub loader: String,
+    /// The configuration file that decided.
+    pub config: String,
+    pub title: String,
+    /// Where the default entry is defined (`/boot/grub/grub.cfg:170`).
+    pub source: String,
+    /// Why it is the default (`set default="0"` at …).
+    pub default_reason: String,
+    pub kernel: Option<String>,
+    pub initrds: Vec<String>,
+    pub cmdline: Option<String>,
+    /// `root=` of the command line as written.
+    pub root: Option<String>,
+    /// `root=` names the volume by something stable (UUID, LABEL, LVM path, by-uuid).
+    pub root_stable: bool,
+    /// `root=` resolves to a volume of this image (None when there is no `root=`).
+    pub root_found: Option<bool>,
+    /// The serial consoles on the command line (`ttyS0`, `ttyAMA0`).
+    pub serial_consoles: Vec<String>,
+    /// Every console on the command line, in order.
+    pub consoles: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod archive;
+mod boot;
 mod image;
 mod inputs;
 mod mode;
@@ -13,7 +14,9 @@ pub mod shapes;
 mod sources;
 mod ssh;
 
-pub use inputs::{DiskFacts, FstabFact, FstabState, GuestFacts, ImageFacts, Inputs, VolumeFacts};
+pub use inputs::{
+    BootFact, DiskFacts, FstabFact, FstabState, GuestFacts, ImageFacts, Inputs, VolumeFacts,
+};
 pub use mode::recommend;
 use preflight_report::{Evidence, Finding, Level, NotEvaluated};
 pub use shapes::{
@@ -88,6 +91,8 @@ pub const CATALOG: &[Rule] = &[
     ssh::S14,
     accounts::S16,
     ssh::REC_SSH_PASSWORD,
+    boot::IMP_ROOTREF,
+    boot::REC_SERIAL,
 ];
 
 /// Run every rule.

@@ -7,3 +7,4 @@ pub const IMPORT_LINUX: &str =
     "https://docs.oracle.com/en-us/iaas/Content/Compute/Tasks/importingcustomimagelinux.htm";
 pub const MARKETPLACE_IMAGES: &str =
     "https://docs.oracle.com/en-us/iaas/Content/Marketplace/app-publisher-guidelines-images.htm";
+pub const IMAGES: &str = "https://docs.oracle.com/en-us/iaas/Content/Compute/References/images.htm";

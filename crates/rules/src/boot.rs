@@ -1,0 +1,129 @@
+//! What the boot loader's default entry asks of the disk: a root named so that it is still
+//! found after import (IMP-ROOTREF, which also covers fstab), and a serial console
+//! (REC-SERIAL).
+
+use preflight_facts::arch::Arch;
+use preflight_facts::boot::RootRef;
+use preflight_report::Level;
+
+use crate::sources::{IMAGES, IMPORT_LINUX};
+use crate::{FstabState, Hit, Inputs, Outcome, Rule, need_guest, outcome};
+
+pub const IMP_ROOTREF: Rule = Rule {
+    id: "IMP-ROOTREF",
+    level: Level::Blocker,
+    title: "The boot loader and /etc/fstab name volumes by UUID, LABEL or LVM path, and those exist",
+    source: IMPORT_LINUX,
+    check: rootref,
+};
+
+pub const REC_SERIAL: Rule = Rule {
+    id: "REC-SERIAL",
+    level: Level::Warning,
+    title: "The kernel command line has a serial console (ttyS0 on x86, ttyAMA0 on Arm)",
+    source: IMAGES,
+    check: serial,
+};
+
+/// How to put a stable root= back, for both boot loader families.
+const ROOT_REMEDY: &str = "Let the boot loader name the root by UUID: remove GRUB_DISABLE_LINUX_UUID=true and any \
+     GRUB_DEVICE override from /etc/default/grub, then regenerate the configuration \
+     (grub-mkconfig -o /boot/grub/grub.cfg, or grub2-mkconfig -o /boot/grub2/grub.cfg); on BLS systems: \
+     grubby --update-kernel=ALL --args=\"root=UUID=$(findmnt -no UUID /)\"";
+
+fn rootref(i: &Inputs) -> Outcome {
+    let g = match need_guest(i) {
+        Ok(g) => g,
+        Err(o) => return o,
+    };
+    let mut hits = Vec::new();
+    for f in &g.fstab {
+        if f.state == FstabState::NotADisk {
+            continue;
+        }
+        if !RootRef::parse(&f.spec).is_stable() {
+            let hit = Hit::new(
+                format!(
+                    "/etc/fstab mounts {} by a device name that changes after import",
+                    f.mount_point
+                ),
+                format!(
+                    "Name it by UUID (blkid shows it): edit /etc/fstab line {} to UUID=<uuid> {} …",
+                    f.line, f.mount_point
+                ),
+            )
+            .at(
+                "/etc/fstab",
+                Some(f.line),
+                format!("{} {}", f.spec, f.mount_point),
+            );
+            hits.push(if f.optional {
+                hit.level(Level::Warning)
+            } else {
+                hit
+            });
+        }
+    }
+    match &g.boot {
+        Ok(b) => {
+            if let Some(root) = &b.root {
+                if !b.root_stable {
+                    hits.push(
+                        Hit::new(
+                            format!("The default boot entry finds the root as {root}, a name that changes after import"),
+                            ROOT_REMEDY,
+                        )
+                        .at(b.source.clone(), None, format!("root={root} in \"{}\"", b.title)),
+                    );
+                } else if b.root_found == Some(false) {
+                    hits.push(
+                        Hit::new(
+                            format!("The default boot entry's root={root} is on no volume of this image"),
+                            format!(
+                                "The kernel would not find its root. Regenerate the boot configuration inside the image so it names this root's UUID. {ROOT_REMEDY}"
+                            ),
+                        )
+                        .at(b.source.clone(), None, format!("root={root} in \"{}\"", b.title)),
+                    );
+                }
+            }
+            outcome(hits)
+        }
+        Err(why) if hits.is_empty() => Outcome::NotEvaluated(format!(
+            "/etc/fstab names its volumes well, but the kernel command line could not be checked: {why}"
+        )),
+        Err(_) => outcome(hits),
+    }
+}
+
+fn serial(i: &Inputs) -> Outcome {
+    let g = match need_guest(i) {
+        Ok(g) => g,
+        Err(o) => return o,
+    };
+    let b = match &g.boot {
+        Ok(b) => b,
+        Err(why) => return Outcome::NotEvaluated(why.clone()),
+    };
+    let want = match g.arch.arch {
+        Some(Arch::Aarch64) => "ttyAMA0",
+        _ => "ttyS0",
+    };
+    if b.serial_consoles.iter().any(|c| c == want) {
+        return Outcome::Pass;
+    }
+    let seen = if b.consoles.is_empty() {
+        "no console= on the kernel command line".to_string()
+    } else {
+        format!("console={}", b.consoles.join(" console="))
+    };
+    outcome(vec![
+        Hit::new(
+            format!("The default boot entry has no {want} console: the OCI serial console will show nothing"),
+            format!(
+                "Add console=tty0 console={want},115200 to GRUB_CMDLINE_LINUX in /etc/default/grub and regenerate the boot configuration (grub-mkconfig -o /boot/grub/grub.cfg, grub2-mkconfig -o /boot/grub2/grub.cfg, or on BLS systems grubby --update-kernel=ALL --args=\"console=tty0 console={want},115200\")"
+            ),
+        )
+        .at(b.source.clone(), None, format!("{seen} (entry \"{}\")", b.title)),
+    ])
+}
