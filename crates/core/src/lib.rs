@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use preflight_container::ContainerError;
+use preflight_facts::boot::BootConfig;
 use preflight_facts::{arch, kernels, os, ssh_keys, sshd, users};
-use preflight_fs::SubvolSelector;
 use preflight_guest::{Guest, RootHint, VolumeIdentity};
 use preflight_io::{BlockCache, ByteSource, Counting, ReadStats};
 use preflight_report::{Report, Stats, Tool};
@@ -121,13 +121,24 @@ pub fn inspect(
         Err(why.clone())
     } else {
         match Guest::assemble(&vols.readable, &vols.identities) {
-            Ok(g) => Ok(match root_hint(&g) {
-                // The kernel mounts what its command line names: assemble again with it.
-                Some(hint) => {
-                    Guest::assemble_with(&vols.readable, &vols.identities, &hint).unwrap_or(g)
+            Ok(g) => {
+                let boot = read_boot(&g);
+                // The kernel mounts what its command line names: assemble again with it when
+                // that is not what was chosen (or could not be found), and read the boot
+                // configuration of that guest.
+                match boot.as_ref().ok().and_then(root_hint) {
+                    Some(hint) if hint_changes(&hint, &g, &vols.identities) => {
+                        match Guest::assemble_with(&vols.readable, &vols.identities, &hint) {
+                            Ok(again) => {
+                                let boot = read_boot(&again);
+                                Ok((again, boot))
+                            }
+                            Err(_) => Ok((g, boot)),
+                        }
+                    }
+                    _ => Ok((g, boot)),
                 }
-                None => g,
-            }),
+            }
             Err(e) => Err(volumes::explain_no_root(&e, &vols.report)),
         }
     };
@@ -135,8 +146,9 @@ pub fn inspect(
     progress(Stage::Facts);
     let guest_facts = guest
         .as_ref()
-        .map(|g| gather(g, &vols.identities, &mut notes))
+        .map(|(g, boot)| gather(g, boot, &vols.identities, &mut notes))
         .map_err(Clone::clone);
+    let guest = guest.map(|(g, _)| g);
 
     let info = &container.info;
     let qcow2 = info.qcow2.as_ref();
@@ -225,45 +237,47 @@ pub fn inspect(
     Ok(report)
 }
 
-/// `root=` and `rootflags=subvol=`/`subvolid=` of the default boot entry's kernel command line,
-/// when the boot loader configuration can be read.
-fn root_hint(guest: &Guest) -> Option<RootHint> {
-    let files = files::GuestFiles(guest);
-    let config = preflight_facts::boot::read(&files).ok().flatten()?;
+/// The boot loader configuration of the guest, or why there is none.
+fn read_boot(guest: &Guest) -> Result<BootConfig, String> {
+    match preflight_facts::boot::read(&files::GuestFiles(guest)) {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(
+            "no boot loader configuration was found (grub.cfg, BLS entries, extlinux.conf, systemd-boot loader.conf)"
+                .into(),
+        ),
+        Err(e) => Err(format!(
+            "the boot loader configuration could not be read: {e}"
+        )),
+    }
+}
+
+/// `root=` and `rootflags=subvol=`/`subvolid=` of the default boot entry's kernel command line.
+fn root_hint(config: &BootConfig) -> Option<RootHint> {
     let cmdline = config.default_entry()?.cmdline_parsed();
     let root = cmdline.get("root").map(str::to_string);
-    let subvolume = cmdline.get("rootflags").and_then(|flags| {
-        let option = |key: &str| {
-            flags
-                .split(',')
-                .find_map(|o| o.strip_prefix(key).map(str::to_string))
-        };
-        match option("subvolid=").and_then(|id| id.parse().ok()) {
-            Some(id) => Some(SubvolSelector::Id(id)),
-            None => option("subvol=").map(SubvolSelector::Path),
-        }
-    });
+    let subvolume = cmdline
+        .get("rootflags")
+        .and_then(|flags| preflight_guest::subvolume_in(flags.split(',')));
     (root.is_some() || subvolume.is_some()).then_some(RootHint { root, subvolume })
 }
 
-/// Read every fact the rules need from the assembled guest.
+/// Whether assembling with `hint` can give another guest than `guest`: a subvolume to mount,
+/// or a root= that is not the chosen root (another volume, or none: that is said in a note).
+fn hint_changes(hint: &RootHint, guest: &Guest, ids: &[VolumeIdentity]) -> bool {
+    hint.subvolume.is_some()
+        || hint
+            .root
+            .as_deref()
+            .is_some_and(|r| preflight_guest::volume_for(r, ids) != Some(guest.root_volume))
+}
+
 /// The default boot entry as the boot loader configuration gives it, with its `root=` checked
 /// against the image's volumes.
-fn boot_fact(files: &files::GuestFiles, ids: &[VolumeIdentity]) -> Result<BootFact, String> {
-    let config = match preflight_facts::boot::read(files) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return Err(
-                "no boot loader configuration was found (grub.cfg, BLS entries, extlinux.conf, systemd-boot loader.conf)"
-                    .into(),
-            );
-        }
-        Err(e) => {
-            return Err(format!(
-                "the boot loader configuration could not be read: {e}"
-            ));
-        }
-    };
+fn boot_fact(
+    config: &Result<BootConfig, String>,
+    ids: &[VolumeIdentity],
+) -> Result<BootFact, String> {
+    let config = config.as_ref().map_err(Clone::clone)?;
     let Some(entry) = config.default_entry() else {
         return Err(format!("{} has no boot entry", config.config_path));
     };
@@ -295,7 +309,13 @@ fn boot_fact(files: &files::GuestFiles, ids: &[VolumeIdentity]) -> Result<BootFa
     })
 }
 
-fn gather(guest: &Guest, ids: &[VolumeIdentity], notes: &mut Vec<String>) -> GuestFacts {
+/// Read every fact the rules need from the assembled guest.
+fn gather(
+    guest: &Guest,
+    boot: &Result<BootConfig, String>,
+    ids: &[VolumeIdentity],
+    notes: &mut Vec<String>,
+) -> GuestFacts {
     let files = files::GuestFiles(guest);
     let os = os::gather(&files);
     let arch = arch::gather(&files);
@@ -351,7 +371,7 @@ fn gather(guest: &Guest, ids: &[VolumeIdentity], notes: &mut Vec<String>) -> Gue
             },
         })
         .collect();
-    let boot = boot_fact(&files, ids);
+    let boot = boot_fact(boot, ids);
     GuestFacts {
         boot,
         os: os.os,

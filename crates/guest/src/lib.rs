@@ -481,12 +481,17 @@ fn find_volume(spec: DeviceSpec, ids: &[VolumeIdentity]) -> Lookup<'_> {
     found.map_or(Lookup::NotFound, Lookup::Found)
 }
 
-/// `subvolid=N` (which wins, as in the kernel) or `subvol=PATH` among the mount options.
+/// `subvol=`/`subvolid=` among an fstab entry's options.
 fn subvolume_option(entry: &FstabEntry) -> Option<SubvolSelector> {
+    subvolume_in(entry.options.iter().map(String::as_str))
+}
+
+/// The subvolume a list of Btrfs mount options selects (fstab's fourth field, the kernel's
+/// `rootflags=` split at commas): `subvolid=N`, which wins as in the kernel, or `subvol=PATH`.
+pub fn subvolume_in<'a>(options: impl Iterator<Item = &'a str> + Clone) -> Option<SubvolSelector> {
     let value = |key: &str| {
-        entry
-            .options
-            .iter()
+        options
+            .clone()
             .find_map(|o| o.strip_prefix(key).map(str::to_string))
     };
     if let Some(id) = value("subvolid=").and_then(|v| v.parse().ok()) {
