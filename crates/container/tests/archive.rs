@@ -11,24 +11,9 @@ use preflight_container::{ArchiveKind, Container as Opened, Format, OpenOptions,
 use preflight_fixtures::{
     Container, DiskSpec, OCI_DISK_MEMBER, Partitioning, archive_inner, bit_flipped_copy,
     debian_guest, fixtures_dir, image, oci_archive, oci_metadata, ova_descriptor, qemu_raw_sha256,
-    truncated_copy,
+    sha256_source, truncated_copy,
 };
 use preflight_io::{BlockCache, ByteSource, Counting, FileSource, Source};
-use sha2::{Digest, Sha256};
-
-fn our_sha256(disk: &dyn ByteSource) -> String {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut off = 0u64;
-    while off < disk.len() {
-        let n = (disk.len() - off).min(buf.len() as u64) as usize;
-        disk.read_at(off, &mut buf[..n])
-            .unwrap_or_else(|e| panic!("read at {off}: {e}"));
-        h.update(&buf[..n]);
-        off += n as u64;
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// The file as the front ends give it: behind a 256 KiB block cache.
 fn source(path: &Path) -> Source {
@@ -69,7 +54,7 @@ fn check_identity(spec: &DiskSpec, c: Container) {
     );
     assert!(archive.problems.is_empty(), "{c:?}: {:?}", archive.problems);
     assert_eq!(
-        our_sha256(&*opened.disk),
+        sha256_source(&*opened.disk, 1 << 20),
         qemu_raw_sha256(&archive_inner(spec, c)),
         "{c:?}: the disk read through the archive differs from qemu-img's"
     );
@@ -161,7 +146,7 @@ fn big_sparse_disk_through_oci_gz_with_many_checkpoints() {
             .any(|w| w.contains("gzip has no random access"))
     );
     assert_eq!(
-        our_sha256(&*opened.disk),
+        sha256_source(&*opened.disk, 1 << 20),
         qemu_raw_sha256(&archive_inner(&spec, Container::OciGz))
     );
 }

@@ -7,23 +7,9 @@ use std::sync::atomic::Ordering;
 use preflight_container::{Format, open};
 use preflight_fixtures::{
     Container, DiskSpec, Partitioning, debian_guest, image, partial_write_offset, qemu_raw_sha256,
+    sha256_source,
 };
 use preflight_io::{ByteSource, FileSource};
-use sha2::{Digest, Sha256};
-
-fn our_sha256(disk: &dyn ByteSource) -> String {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut off = 0u64;
-    while off < disk.len() {
-        let n = (disk.len() - off).min(buf.len() as u64) as usize;
-        disk.read_at(off, &mut buf[..n])
-            .unwrap_or_else(|e| panic!("read at {off}: {e}"));
-        h.update(&buf[..n]);
-        off += n as u64;
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn check(spec: &DiskSpec, container: Container) {
     let path = image(spec, container);
@@ -36,7 +22,7 @@ fn check(spec: &DiskSpec, container: Container) {
     };
     assert_eq!(opened.info.format, expected);
     assert_eq!(
-        our_sha256(&*opened.disk),
+        sha256_source(&*opened.disk, 1 << 20),
         qemu_raw_sha256(&path),
         "{container:?} of {}: our virtual disk differs from qemu-img's",
         path.display()

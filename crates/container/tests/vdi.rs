@@ -14,26 +14,11 @@ use std::sync::atomic::Ordering;
 use preflight_container::{Container as Opened, ContainerError, Format, open};
 use preflight_fixtures::{
     Container, DiskSpec, Partitioning, bit_flip_positions, bit_flipped_copy, debian_guest,
-    fixtures_dir, image, qemu_raw_sha256_as, truncated_copy,
+    fixtures_dir, image, qemu_raw_sha256_as, sha256_source, truncated_copy,
 };
 use preflight_io::{BlockCache, ByteSource, Counting, FileSource, IoError};
-use sha2::{Digest, Sha256};
 
 const MIB: u64 = 1 << 20;
-
-fn sha256_of(disk: &dyn ByteSource, chunk: usize) -> String {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; chunk];
-    let mut off = 0u64;
-    while off < disk.len() {
-        let n = (disk.len() - off).min(buf.len() as u64) as usize;
-        disk.read_at(off, &mut buf[..n])
-            .unwrap_or_else(|e| panic!("read at {off}: {e}"));
-        h.update(&buf[..n]);
-        off += n as u64;
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn open_path(path: &Path) -> Result<Opened, ContainerError> {
     open(Arc::new(FileSource::open(path).unwrap()))
@@ -121,7 +106,7 @@ fn check(spec: &DiskSpec, container: Container) -> Opened {
     );
     assert_eq!(c.info.format, Format::Vdi, "{what}");
     assert_eq!(
-        sha256_of(&*c.disk, MIB as usize),
+        sha256_source(&*c.disk, MIB as usize),
         qemu_raw_sha256_as(&path, "vdi"),
         "{what}: our virtual disk differs from qemu-img's"
     );
@@ -217,7 +202,7 @@ fn large_sparse_disk_reads_like_qemu_img_in_few_calls() {
             let file = Arc::new(BlockCache::new(counting, 256 * 1024, 64 * MIB));
             let c = open(file).unwrap();
             let opened = counters.snapshot();
-            let sha = sha256_of(&*c.disk, chunk);
+            let sha = sha256_source(&*c.disk, chunk);
             let total = counters.snapshot();
             eprintln!(
                 "{container:?} 3 GiB, {} MiB reads: open {} calls / {} bytes; open + sha256 {} calls / {} bytes ({} blocks allocated)",
@@ -330,7 +315,7 @@ fn differencing_image_names_its_parent_and_counts_what_it_would_hold() {
     // What this image holds reads as in the base image (whose reading equals qemu-img's): its
     // free blocks were zeros there and are zeros here.
     assert_eq!(
-        sha256_of(&*c.disk, MIB as usize),
+        sha256_source(&*c.disk, MIB as usize),
         qemu_raw_sha256_as(&base, "vdi")
     );
     let free = raw.map.iter().filter(|&&e| e == u32::MAX).count() as u64 - 1;

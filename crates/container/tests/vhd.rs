@@ -12,24 +12,9 @@ use std::sync::atomic::Ordering;
 use preflight_container::{Container as Opened, Format, open, vhd};
 use preflight_fixtures::{
     Container, DiskSpec, Partitioning, bit_flipped_copy, debian_guest, fixtures_dir, image,
-    qemu_raw_sha256_as, truncated_copy,
+    qemu_raw_sha256_as, sha256_source, truncated_copy,
 };
 use preflight_io::{BlockCache, ByteSource, Counting, FileSource, MemSource};
-use sha2::{Digest, Sha256};
-
-fn our_sha256(disk: &dyn ByteSource) -> String {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut off = 0u64;
-    while off < disk.len() {
-        let n = (disk.len() - off).min(buf.len() as u64) as usize;
-        disk.read_at(off, &mut buf[..n])
-            .unwrap_or_else(|e| panic!("read at {off}: {e}"));
-        h.update(&buf[..n]);
-        off += n as u64;
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn open_path(path: &Path) -> Opened {
     open(Arc::new(FileSource::open(path).unwrap()))
@@ -67,7 +52,7 @@ fn check_identical(path: &Path, subformat: &str) -> Opened {
     );
     assert_eq!(c.disk.len(), c.info.virtual_size);
     assert_eq!(
-        our_sha256(&*c.disk),
+        sha256_source(&*c.disk, 1 << 20),
         qemu_raw_sha256_as(path, "vpc"),
         "{}: our virtual disk differs from qemu-img's",
         path.display()
@@ -214,7 +199,7 @@ fn virtual_size_follows_qemu_for_each_creator() {
     for name in ["vpc.vhd", "win.vhd"] {
         let path = dir.join(name);
         assert_eq!(
-            our_sha256(&*open_path(&path).disk),
+            sha256_source(&*open_path(&path).disk, 1 << 20),
             qemu_raw_sha256_as(&path, "vpc"),
             "{name}"
         );
@@ -282,7 +267,7 @@ fn differencing_disk_reads_its_sectors_and_counts_the_parents() {
     });
     let dynamic = open_path(&dir.join("dyn.vhd"));
     assert_eq!(
-        our_sha256(&*dynamic.disk),
+        sha256_source(&*dynamic.disk, 1 << 20),
         qemu_raw_sha256_as(&dir.join("dyn.vhd"), "vpc")
     );
     let c = open_path(&dir.join("diff.vhd"));

@@ -12,28 +12,13 @@ use std::sync::atomic::Ordering;
 use preflight_container::{Container as Opened, ContainerError, Format, open, vhdx};
 use preflight_fixtures::{
     Container, DiskSpec, Partitioning, bit_flipped_copy, debian_guest, fixtures_dir, image,
-    qemu_raw_sha256_as, truncated_copy,
+    qemu_raw_sha256_as, sha256_source, truncated_copy,
 };
 use preflight_io::{BlockCache, ByteSource, Counting, FileSource};
-use sha2::{Digest, Sha256};
 
 const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
-
-fn our_sha256(disk: &dyn ByteSource) -> String {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut off = 0u64;
-    while off < disk.len() {
-        let n = (disk.len() - off).min(buf.len() as u64) as usize;
-        disk.read_at(off, &mut buf[..n])
-            .unwrap_or_else(|e| panic!("read at {off}: {e}"));
-        h.update(&buf[..n]);
-        off += n as u64;
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn try_open(path: &Path) -> Result<Opened, ContainerError> {
     vhdx::open(Arc::new(FileSource::open(path).unwrap()))
@@ -89,7 +74,7 @@ fn check_identical(path: &Path, subformat: &str) -> Opened {
     );
     assert_eq!(c.info.block_size, qemu_info_number(path, "cluster-size"));
     assert_eq!(
-        our_sha256(&*c.disk),
+        sha256_source(&*c.disk, 1 << 20),
         qemu_raw_sha256_as(path, "vhdx"),
         "{}: our virtual disk differs from qemu-img's",
         path.display()
@@ -248,7 +233,10 @@ fn the_whole_disk_across_the_interleave_reads_like_qemu_1m_blocks() {
     let c = open_path(&path);
     assert_eq!(c.info.block_size, Some(MIB));
     check_spot_reads(&path, &writes);
-    assert_eq!(our_sha256(&*c.disk), qemu_raw_sha256_as(&path, "vhdx"));
+    assert_eq!(
+        sha256_source(&*c.disk, 1 << 20),
+        qemu_raw_sha256_as(&path, "vhdx")
+    );
 }
 
 /// CRC-32C, bit by bit (the reader has its own table-driven one; this checks it independently).
@@ -443,7 +431,7 @@ fn a_dirty_log_is_replayed_like_qemu_replays_it() {
         c.info.warnings
     );
     assert_eq!(
-        our_sha256(&*c.disk),
+        sha256_source(&*c.disk, 1 << 20),
         qemu_raw_sha256_as(&dir.join("replayed-by-qemu.vhdx"), "vhdx")
     );
     // And what the replay did, concretely.
@@ -465,7 +453,10 @@ fn a_dirty_log_is_replayed_like_qemu_replays_it() {
         c.info.details
     );
     let path = dir.join("guid-only.vhdx");
-    assert_eq!(our_sha256(&*c.disk), qemu_raw_sha256_as(&path, "vhdx"));
+    assert_eq!(
+        sha256_source(&*c.disk, 1 << 20),
+        qemu_raw_sha256_as(&path, "vhdx")
+    );
 }
 
 /// qemu-img cannot create differencing VHDXs (nor read them), so we make one from a dynamic

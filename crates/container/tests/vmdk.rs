@@ -10,24 +10,10 @@ use std::sync::atomic::Ordering;
 use preflight_container::{Container as Opened, ContainerError, Format, vmdk};
 use preflight_fixtures::{
     Container, DiskSpec, Partitioning, bit_flipped_copy, debian_guest, fixtures_dir, image,
-    qemu_raw_sha256_as, raw_disk, truncated_copy,
+    qemu_raw_sha256_as, raw_disk, sha256_source, truncated_copy,
 };
 use preflight_io::{BlockCache, ByteSource, Counting, FileSource, MemSource};
 use sha2::{Digest, Sha256};
-
-fn our_sha256(disk: &dyn ByteSource) -> String {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut off = 0u64;
-    while off < disk.len() {
-        let n = (disk.len() - off).min(buf.len() as u64) as usize;
-        disk.read_at(off, &mut buf[..n])
-            .unwrap_or_else(|e| panic!("read at {off}: {e}"));
-        h.update(&buf[..n]);
-        off += n as u64;
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn open_path(path: &Path) -> Result<Opened, ContainerError> {
     preflight_container::open(Arc::new(FileSource::open(path).unwrap()))
@@ -111,7 +97,7 @@ fn check_identical(path: &Path) -> Opened {
         );
     }
     assert_eq!(
-        our_sha256(&*c.disk),
+        sha256_source(&*c.disk, 1 << 20),
         qemu_raw_sha256_as(path, "vmdk"),
         "{}: our virtual disk differs from qemu-img's",
         path.display()
@@ -293,7 +279,10 @@ fn vmware_stream() -> (PathBuf, PathBuf) {
 fn stream_with_footer_reads_like_qemu_img() {
     let (path, original) = vmware_stream();
     let c = check_identical(&path);
-    assert_eq!(our_sha256(&*c.disk), qemu_raw_sha256_as(&original, "vmdk"));
+    assert_eq!(
+        sha256_source(&*c.disk, 1 << 20),
+        qemu_raw_sha256_as(&original, "vmdk")
+    );
     assert!(
         c.info
             .details
@@ -498,7 +487,7 @@ fn split_sparse_set_descriptor_and_extent() {
             off += n as u64;
         }
         let expected: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(our_sha256(&*e.disk), expected, "{name}");
+        assert_eq!(sha256_source(&*e.disk, 1 << 20), expected, "{name}");
         start += e.info.virtual_size;
     }
     assert_eq!(start, c.info.virtual_size);
@@ -839,7 +828,7 @@ fn grain_table_entry_one_like_qemu_img() {
         let path = dir.join(name);
         let c = open_path(&path).unwrap();
         assert_eq!(
-            our_sha256(&*c.disk),
+            sha256_source(&*c.disk, 1 << 20),
             qemu_raw_sha256_as(&path, "vmdk"),
             "{name}"
         );
