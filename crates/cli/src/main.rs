@@ -39,6 +39,15 @@ enum Command {
         /// Write the report to this file instead of standard output.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Write the image capability schema for this image (JSON for
+        /// `oci compute image-capability-schema create --schema-data file://…`) to this file.
+        #[arg(long, value_name = "FILE")]
+        emit_schema: Option<PathBuf>,
+        /// Write every artifact of the launch decision into this directory: schema.json,
+        /// image_metadata.json (for packing an .oci archive) and oci-commands.sh (import,
+        /// schema and shape-compatibility commands).
+        #[arg(long, value_name = "DIR")]
+        emit_artifacts: Option<PathBuf>,
     },
 }
 
@@ -70,7 +79,18 @@ fn main() -> ExitCode {
             verify_manifest,
             format,
             output,
-        } => check(&image, verify_manifest, format, output.as_deref()),
+            emit_schema,
+            emit_artifacts,
+        } => check(
+            &image,
+            verify_manifest,
+            format,
+            output.as_deref(),
+            &Emit {
+                schema: emit_schema,
+                artifacts: emit_artifacts,
+            },
+        ),
     }
 }
 
@@ -98,11 +118,48 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(EXIT_CANNOT_INSPECT)
 }
 
+/// Where to write the decision's artifacts.
+struct Emit {
+    schema: Option<PathBuf>,
+    artifacts: Option<PathBuf>,
+}
+
+impl Emit {
+    /// Write what was asked; an undecided launch mode has no artifacts, which is an error
+    /// when they were asked for.
+    fn write(&self, report: &preflight_report::Report) -> Result<(), String> {
+        if self.schema.is_none() && self.artifacts.is_none() {
+            return Ok(());
+        }
+        let Some(a) = &report.recommendation.artifacts else {
+            return Err(
+                "no artifacts to write: the launch mode is undecided (see the report's reasons)"
+                    .into(),
+            );
+        };
+        let write = |p: &std::path::Path, text: &str| {
+            std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display()))
+        };
+        if let Some(p) = &self.schema {
+            write(p, &a.schema_json())?;
+        }
+        if let Some(dir) = &self.artifacts {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            use preflight_report::Artifacts as A;
+            write(&dir.join(A::SCHEMA_FILE), &a.schema_json())?;
+            write(&dir.join(A::METADATA_FILE), &a.metadata_json())?;
+            write(&dir.join(A::COMMANDS_FILE), &a.commands_script())?;
+        }
+        Ok(())
+    }
+}
+
 fn check(
     path: &std::path::Path,
     verify_manifest: bool,
     format: OutputFormat,
     output: Option<&std::path::Path>,
+    emit: &Emit,
 ) -> ExitCode {
     let started = Instant::now();
     let file = match preflight_io::FileSource::open(path) {
@@ -145,6 +202,9 @@ fn check(
             .map_err(|e| e.to_string()),
     };
     if let Err(e) = written {
+        return fail(e);
+    }
+    if let Err(e) = emit.write(&report) {
         return fail(e);
     }
 

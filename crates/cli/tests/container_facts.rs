@@ -26,11 +26,10 @@ fn poke_incompatible(path: &std::path::Path, bits: u64) {
 
 fn copy_of_v3(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
     let p = dir.join(name);
-    std::fs::copy(
-        image(&DiskSpec::new(debian_guest()), Container::Qcow2V3),
-        &p,
-    )
-    .unwrap();
+    // A bootable layout (an EFI system partition): no blocker but what the test makes.
+    let mut spec = DiskSpec::new(debian_guest());
+    spec.partitioning = preflight_fixtures::Partitioning::GptEfi;
+    std::fs::copy(image(&spec, Container::Qcow2V3), &p).unwrap();
     p
 }
 

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use common::{blockers, evidence, fired, report, scratch, sh};
 use preflight_fixtures::{
-    Container, DiskSpec, GuestTree, Partitioning, debian_guest, image, test_key,
+    Container, DiskSpec, GuestTree, Partitioning, cpio_newc, debian_guest, image, test_key,
 };
 use preflight_report::{Level, Status};
 
@@ -16,7 +16,15 @@ fn qcow2(tree: GuestTree) -> std::path::PathBuf {
     image(&DiskSpec::new(tree), Container::Qcow2V3)
 }
 
-const OUR_RULES: [&str; 11] = [
+/// The tree on a disk the firmware can boot (an EFI system partition with a loader), for
+/// tests that need no blocker but the one under test.
+fn bootable(tree: GuestTree, container: Container) -> std::path::PathBuf {
+    let mut spec = DiskSpec::new(tree);
+    spec.partitioning = Partitioning::GptEfi;
+    image(&spec, container)
+}
+
+const OUR_RULES: [&str; 15] = [
     "IMP-FORMAT",
     "IMP-SIZE",
     "IMP-STANDALONE",
@@ -28,6 +36,10 @@ const OUR_RULES: [&str; 11] = [
     "REC-SSH-PASSWORD",
     "IMP-ROOTREF",
     "REC-SERIAL",
+    "IMP-BOOT",
+    "IMP-INITRAMFS",
+    "REC-MODE",
+    "G01",
 ];
 
 #[test]
@@ -90,7 +102,7 @@ fn a_clean_debian_image_is_ready_and_paravirtualized() {
 
 #[test]
 fn the_text_report_leads_with_the_verdict() {
-    let out = common::run(&qcow2(debian_guest()), &[]);
+    let out = common::run(&bootable(debian_guest(), Container::Qcow2V3), &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let first_lines: Vec<&str> = out.stdout.lines().take(4).collect();
     assert!(
@@ -103,7 +115,7 @@ fn the_text_report_leads_with_the_verdict() {
 
 #[test]
 fn imp_format_raw_is_a_blocker_with_the_conversion_command() {
-    let (code, r) = report(&image(&DiskSpec::new(debian_guest()), Container::Raw));
+    let (code, r) = report(&bootable(debian_guest(), Container::Raw));
     assert_eq!(code, 1);
     let f = fired(&r, "IMP-FORMAT");
     assert_eq!(f.len(), 1);
@@ -293,8 +305,9 @@ fn s16_passwords_and_empty_passwords_are_blockers_locked_ones_pass() {
 #[test]
 fn rec_ssh_password_follows_first_value_wins() {
     // No cloud-init drop-in: OpenSSH's default `PasswordAuthentication yes` applies.
-    let (code, r) = report(&qcow2(
+    let (code, r) = report(&bootable(
         debian_guest().remove("/etc/ssh/sshd_config.d/50-cloud-init.conf"),
+        Container::Qcow2V3,
     ));
     assert_eq!(code, 0, "REC-SSH-PASSWORD is a warning, not a blocker");
     let f = fired(&r, "REC-SSH-PASSWORD");
@@ -499,30 +512,60 @@ fn imp_encrypt_names_a_luks_volume_as_cryptsetup_does() {
 
 #[test]
 fn an_old_kernel_or_missing_virtio_means_emulated() {
+    // A RHEL 6 era kernel (before virtio_scsi) with ata_piix built in, as RHEL 6 builds it,
+    // booted by grub.cfg.
     let old = "2.6.32-754.el6.x86_64";
+    let k = "6.1.0-18-amd64";
     let tree = debian_guest()
-        .remove("/boot/vmlinuz-6.1.0-18-amd64")
-        .remove("/usr/lib/modules/6.1.0-18-amd64")
-        .remove("/boot/config-6.1.0-18-amd64")
-        .remove("/boot/initrd.img-6.1.0-18-amd64")
+        .remove(&format!("/boot/vmlinuz-{k}"))
+        .remove(&format!("/usr/lib/modules/{k}"))
+        .remove(&format!("/boot/config-{k}"))
+        .remove(&format!("/boot/initrd.img-{k}"))
         .file(&format!("/boot/vmlinuz-{old}"), "kernel")
         .file(
             &format!("/usr/lib/modules/{old}/modules.dep"),
-            "kernel/drivers/virtio/virtio_pci.ko:\nkernel/drivers/net/virtio_net.ko:\n",
+            "kernel/drivers/virtio/virtio_pci.ko:\nkernel/drivers/net/virtio_net.ko:\nkernel/drivers/net/e1000/e1000.ko:\n",
         )
-        .file(&format!("/usr/lib/modules/{old}/modules.builtin"), "");
-    let (_, r) = report(&qcow2(tree));
-    assert_eq!(r.recommendation.launch_mode.as_deref(), Some("EMULATED"));
-    assert!(
-        r.recommendation
-            .reasons
-            .iter()
-            .any(|s| s.contains("older than 3.4")),
+        .file(
+            &format!("/usr/lib/modules/{old}/modules.builtin"),
+            "kernel/drivers/ata/ata_piix.ko\n",
+        )
+        .file(
+            "/boot/grub/grub.cfg",
+            grub_cfg_with(&format!("vmlinuz-{k}"), &format!("vmlinuz-{old}"))
+                .replace(&format!("\tinitrd\t/boot/initrd.img-{k}\n"), ""),
+        );
+    let (_, r) = report(&bootable(tree, Container::Qcow2V3));
+    let rec = &r.recommendation;
+    assert_eq!(
+        rec.launch_mode.as_deref(),
+        Some("EMULATED"),
         "{:?}",
-        r.recommendation.reasons
+        rec.reasons
+    );
+    assert!(
+        rec.reasons.iter().any(|s| s.contains("older than 3.4")),
+        "{:?}",
+        rec.reasons
+    );
+    assert_eq!(rec.network_attachment.as_deref(), Some("E1000"));
+    assert_eq!(rec.boot_volume_type.as_deref(), Some("IDE"));
+    let f = fired(&r, "REC-MODE");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert_eq!(f[0].level, Level::Warning);
+    // EMULATED runs on Intel VM shapes only.
+    let fits: Vec<&str> = rec
+        .shapes
+        .iter()
+        .filter(|s| s.fits)
+        .map(|s| s.processor.as_str())
+        .collect();
+    assert!(
+        !fits.is_empty() && fits.iter().all(|p| *p == "Intel"),
+        "{fits:?}"
     );
 
-    let k = "6.1.0-18-amd64";
+    // A current kernel whose virtio_scsi module was removed: no mode reaches the disk.
     let tree = debian_guest()
         .file(
             &format!("/usr/lib/modules/{k}/modules.dep"),
@@ -534,22 +577,96 @@ fn an_old_kernel_or_missing_virtio_means_emulated() {
         )
         .remove(&format!(
             "/usr/lib/modules/{k}/kernel/drivers/scsi/virtio_scsi.ko"
-        ));
-    let (_, r) = report(&qcow2(tree));
-    assert_eq!(
-        r.recommendation.launch_mode.as_deref(),
-        Some("EMULATED"),
-        "{:?}",
-        r.recommendation.reasons
+        ))
+        .file(
+            &format!("/boot/initrd.img-{k}"),
+            initrd_with(k, &["kernel/drivers/net/virtio_net.ko"]),
+        );
+    let (_, r) = report(&bootable(tree, Container::Qcow2V3));
+    let rec = &r.recommendation;
+    assert_eq!(rec.launch_mode, None, "{:?}", rec.reasons);
+    assert!(rec.artifacts.is_none());
+    let f = fired(&r, "IMP-INITRAMFS");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert!(f[0].title.contains("no virtio_scsi"), "{}", f[0].title);
+    let pv = rec
+        .modes
+        .iter()
+        .find(|m| m.mode == "PARAVIRTUALIZED")
+        .unwrap();
+    assert!(!pv.possible);
+    assert!(pv.why.contains("virtio_scsi"), "{}", pv.why);
+    let scsi = rec
+        .drivers
+        .iter()
+        .find(|d| d.name == "virtio_scsi")
+        .unwrap();
+    assert_eq!(scsi.status, "absent");
+}
+
+/// An uncompressed initramfs holding an init script and these modules of kernel `k`.
+fn initrd_with(k: &str, modules: &[&str]) -> Vec<u8> {
+    let init = b"#!/bin/sh\nexec run-init ${rootmnt} ${init}\n".to_vec();
+    let paths: Vec<String> = modules
+        .iter()
+        .map(|m| format!("usr/lib/modules/{k}/{m}"))
+        .collect();
+    let ko = b"\x7fELF module".to_vec();
+    let mut members: Vec<(&str, &[u8], u32)> = vec![("init", &init, 0o755)];
+    members.extend(paths.iter().map(|p| (p.as_str(), ko.as_slice(), 0o644)));
+    cpio_newc(members)
+}
+
+#[test]
+fn imp_initramfs_fires_when_the_virtio_modules_are_installed_but_not_in_the_initramfs() {
+    // A host-only initramfs built on another hypervisor: only the NIC driver went in.
+    let k = preflight_fixtures::DEBIAN_KERNEL;
+    let tree = debian_guest().file(
+        &format!("/boot/initrd.img-{k}"),
+        initrd_with(k, &["kernel/drivers/net/virtio_net.ko"]),
     );
+    let (code, r) = report(&bootable(tree, Container::Qcow2V3));
+    assert_eq!(code, 1);
+    assert_eq!(blockers(&r), vec!["IMP-INITRAMFS"], "{:#?}", r.findings);
+    let f = fired(&r, "IMP-INITRAMFS");
     assert!(
-        r.recommendation
-            .reasons
-            .iter()
-            .any(|s| s.contains("virtio_scsi is missing")),
-        "{:?}",
-        r.recommendation.reasons
+        f[0].title.contains("virtio_scsi, virtio_blk"),
+        "{}",
+        f[0].title
     );
+    let seen = evidence(f[0]);
+    assert!(seen.contains(&format!("/boot/initrd.img-{k}")), "{seen}");
+    assert!(
+        seen.contains(&format!(
+            "/lib/modules/{k}/kernel/drivers/scsi/virtio_scsi.ko"
+        )),
+        "{seen}"
+    );
+    // Debian builds its initramfs with initramfs-tools.
+    assert!(
+        f[0].remedy
+            .contains("update-initramfs -u -k 6.1.0-18-amd64"),
+        "{}",
+        f[0].remedy
+    );
+    // Still the mode to aim for, once the initramfs is rebuilt.
+    let rec = &r.recommendation;
+    assert_eq!(rec.launch_mode.as_deref(), Some("PARAVIRTUALIZED"));
+    let scsi = rec
+        .drivers
+        .iter()
+        .find(|d| d.name == "virtio_scsi")
+        .unwrap();
+    assert_eq!(scsi.status, "installed");
+    let net = rec.drivers.iter().find(|d| d.name == "virtio_net").unwrap();
+    assert_eq!(net.status, "initramfs");
+    let step = rec.chain.iter().find(|s| s.step == "initramfs").unwrap();
+    assert_eq!(step.summary, "1 kernel modules");
+
+    // The same modules in the initramfs: nothing fires.
+    let (_, r) = report(&bootable(debian_guest(), Container::Qcow2V3));
+    assert!(fired(&r, "IMP-INITRAMFS").is_empty(), "{:#?}", r.findings);
+    assert!(!r.not_evaluated.iter().any(|n| n.rule == "IMP-INITRAMFS"));
 }
 
 #[test]
@@ -561,8 +678,14 @@ fn root_is_found_in_a_logical_partition_and_on_a_bare_disk() {
     ] {
         let mut spec = DiskSpec::new(debian_guest());
         spec.partitioning = partitioning;
-        let (code, r) = report(&image(&spec, Container::Qcow2V2));
-        assert_eq!(code, 0, "{partitioning:?}: {:#?}", r.findings);
+        let (_, r) = report(&image(&spec, Container::Qcow2V2));
+        // These disks carry no boot code: only IMP-BOOT may block.
+        assert_eq!(
+            blockers(&r),
+            vec!["IMP-BOOT"],
+            "{partitioning:?}: {:#?}",
+            r.findings
+        );
         let root = r
             .volumes
             .iter()

@@ -25,6 +25,22 @@ impl Files for GuestFiles<'_> {
         }
     }
 
+    fn open(
+        &self,
+        path: &str,
+        max: u64,
+    ) -> Result<Option<(u64, Box<dyn std::io::Read + '_>)>, FileError> {
+        match self.0.open(path) {
+            Ok(Some(r)) if r.size() > max => Err(FileError(format!(
+                "{path}: {} bytes, more than the {max} read at most",
+                r.size()
+            ))),
+            Ok(Some(r)) => Ok(Some((r.size(), Box::new(r)))),
+            Ok(None) | Err(GuestError::Fs(preflight_fs::FsError::NotAFile(_))) => Ok(None),
+            Err(e) => Err(err(e)),
+        }
+    }
+
     fn list_dir(&self, path: &str) -> Result<Option<Vec<ListEntry>>, FileError> {
         Ok(self.0.read_dir(path).map_err(err)?.map(|entries| {
             entries

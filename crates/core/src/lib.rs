@@ -371,9 +371,17 @@ fn gather(
             },
         })
         .collect();
+    let chain = preflight_facts::boot_chain::gather(
+        &files,
+        boot.as_ref().map_err(String::as_str),
+        &kernels,
+    );
+    let oci_signs = preflight_facts::oci_platform::gather(&files);
     let boot = boot_fact(boot, ids);
     GuestFacts {
         boot,
+        chain,
+        oci_signs,
         os: os.os,
         arch,
         kernels,

@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::io::Read;
 
 /// Why a guest file could not be read (the guest layer's error, rendered for the report).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +44,18 @@ pub trait Files {
 
     /// The target of a symlink, `Ok(None)` if `path` is not a symlink or does not exist.
     fn read_link(&self, path: &str) -> Result<Option<String>, FileError>;
+
+    /// The file as a reader with its size, following symlinks, for streaming a large file
+    /// (an initramfs) without holding it whole. `Ok(None)`: it does not exist. The default
+    /// reads it whole through [`Files::read`] (fine for in-memory implementations).
+    fn open(&self, path: &str, max: u64) -> Result<Option<(u64, Box<dyn Read + '_>)>, FileError> {
+        Ok(self.read(path, max)?.map(|data| {
+            (
+                data.len() as u64,
+                Box::new(std::io::Cursor::new(data)) as Box<dyn Read>,
+            )
+        }))
+    }
 
     /// Guest paths matching a glob(7) pattern (`*`, `?`, `[...]`, each within one component),
     /// sorted, as glob(3) returns them. Hidden names match only an explicit leading dot.

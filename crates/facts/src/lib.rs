@@ -7,10 +7,12 @@
 
 pub mod arch;
 pub mod boot;
+pub mod boot_chain;
 pub mod files;
 pub mod initramfs;
 pub mod kernel_image;
 pub mod kernels;
+pub mod oci_platform;
 pub mod os;
 pub mod provenance;
 pub mod ssh_keys;

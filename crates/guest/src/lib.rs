@@ -332,6 +332,27 @@ impl Guest {
         Ok(Some(buf))
     }
 
+    /// A reader over a regular file (following symlinks), for files too large to hold whole
+    /// (an initramfs of 100 MB); `Ok(None)` if it does not exist. Each read is one
+    /// `read_at` of the file system.
+    pub fn open(&self, path: &str) -> Result<Option<FileReader>, GuestError> {
+        let r = match self.resolve(path, true) {
+            Ok(r) => r,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let meta = r.mount.fs.lstat(&r.fs_path)?;
+        if meta.file_type != FileType::Regular {
+            return Err(FsError::NotAFile(path.to_string()).into());
+        }
+        Ok(Some(FileReader {
+            fs: Arc::clone(&r.mount.fs),
+            path: r.fs_path,
+            pos: 0,
+            size: meta.size,
+        }))
+    }
+
     /// Directory entries (following symlinks to the directory); `Ok(None)` if there is none.
     pub fn read_dir(&self, path: &str) -> Result<Option<Vec<DirEntry>>, GuestError> {
         match self.resolve(path, true) {
@@ -709,5 +730,37 @@ mod tests {
         };
         let g = Guest::assemble_with(&readable, &ids, &hint).unwrap();
         assert_eq!(id(&g), b"ID=snapshot\n");
+    }
+}
+
+/// A regular file of the guest read front to back ([`Guest::open`]).
+pub struct FileReader {
+    fs: Arc<dyn FileSystem>,
+    path: String,
+    pos: u64,
+    size: u64,
+}
+
+impl FileReader {
+    /// The file's size from its inode.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl std::io::Read for FileReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos >= self.size || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min((self.size - self.pos).min(usize::MAX as u64) as usize);
+        let n = self
+            .fs
+            .read_at(&self.path, self.pos, &mut buf[..want])
+            .map_err(std::io::Error::other)?;
+        self.pos += n as u64;
+        Ok(n)
     }
 }

@@ -254,13 +254,150 @@ pub struct Verdict {
     pub summary: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// The launch decision (shared/reference/launch-modes-and-shapes.md): mode, firmware, shapes,
+/// the evidence chain it was made from, and the OCI artifacts that apply it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Recommendation {
     /// "PARAVIRTUALIZED", "EMULATED" or "NATIVE"; absent when nothing could be decided.
     pub launch_mode: Option<String>,
-    /// "BIOS" and/or "UEFI_64".
+    /// "BIOS" and/or "UEFI_64", the one to set first.
     pub firmware: Vec<String>,
+    /// One sentence per step of the decision, in order.
     pub reasons: Vec<String>,
+    /// "x86_64" or "aarch64" (absent: unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    /// `Network.AttachmentType` for the mode: "PARAVIRTUALIZED", "E1000" or "VFIO".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_attachment: Option<String>,
+    /// `Storage.BootVolumeType` for the mode: "PARAVIRTUALIZED", "IDE" or "ISCSI".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_volume_type: Option<String>,
+    /// What the firmware finds, step by step: firmware → boot loader → boot entry → kernel →
+    /// initramfs → drivers.
+    #[serde(default)]
+    pub chain: Vec<ChainStep>,
+    /// The drivers each mode needs and whether they are reachable at boot.
+    #[serde(default)]
+    pub drivers: Vec<DriverReach>,
+    /// Every launch mode, possible or not, and why.
+    #[serde(default)]
+    pub modes: Vec<ModeOption>,
+    /// Every shape of the shape table, whether this image fits it and why.
+    #[serde(default)]
+    pub shapes: Vec<ShapeFit>,
+    /// The date the shape table was checked against its sources (YYYY-MM-DD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shapes_as_of: Option<String>,
+    /// Ready-to-use artifacts, when a launch mode was decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<Artifacts>,
+}
+
+impl Artifacts {
+    /// The file names the artifacts are saved under (the CLI's `--emit-artifacts`, the page's
+    /// downloads): the schema, the metadata, and a shell script with every command.
+    pub const SCHEMA_FILE: &'static str = "schema.json";
+    pub const METADATA_FILE: &'static str = "image_metadata.json";
+    pub const COMMANDS_FILE: &'static str = "oci-commands.sh";
+
+    /// A shell script with the import, schema and shape commands in the order they are run.
+    pub fn commands_script(&self) -> String {
+        let mut s = String::from(
+            "#!/bin/sh\n# Written by Preflight: import the image, apply its capability schema, add shape compatibility.\n\
+             # Set these first: NAMESPACE, BUCKET, COMPARTMENT_OCID; IMAGE_OCID once the import has finished;\n\
+             # GLOBAL_SCHEMA_VERSION from: oci compute global-image-capability-schema-version list --global-image-capability-schema-id <id>\n\
+             set -eu\n\n# 1. import\n",
+        );
+        s.push_str(&self.import_command);
+        s.push_str("\n\n# 2. capability schema (schema.json next to this script)\n");
+        s.push_str(&self.schema_command);
+        s.push_str("\n\n# 3. shape compatibility\n");
+        for c in &self.shape_commands {
+            s.push_str(c);
+            s.push('\n');
+        }
+        s
+    }
+
+    /// Pretty JSON of the capability schema, as saved to [`Self::SCHEMA_FILE`].
+    pub fn schema_json(&self) -> String {
+        serde_json::to_string_pretty(&self.capability_schema).unwrap_or_default() + "\n"
+    }
+
+    /// Pretty JSON of `image_metadata.json`.
+    pub fn metadata_json(&self) -> String {
+        serde_json::to_string_pretty(&self.image_metadata).unwrap_or_default() + "\n"
+    }
+}
+
+/// One link of the boot chain as the firmware would follow it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ChainStep {
+    /// "firmware", "boot loader", "boot entry", "kernel", "initramfs".
+    pub step: String,
+    /// One line: "GRUB 2 boot.img in the MBR, core.img in the MBR gap (sectors 1–2047)".
+    pub summary: String,
+    /// The guest path or disk location it was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// False when this link is broken (the chain stops here).
+    pub ok: bool,
+    #[serde(default)]
+    pub details: Vec<String>,
+}
+
+/// Whether one driver is reachable when the kernel mounts the root.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct DriverReach {
+    /// Module name: "virtio_scsi".
+    pub name: String,
+    /// What it is for: "paravirtualized boot volume (virtio-scsi)".
+    pub purpose: String,
+    /// "builtin", "initramfs", "installed" (a module on disk but not in the initramfs),
+    /// "absent" or "unknown".
+    pub status: String,
+    /// The file (and line) that decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+}
+
+/// One launch mode and whether this image can use it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ModeOption {
+    /// "PARAVIRTUALIZED", "EMULATED", "NATIVE".
+    pub mode: String,
+    pub possible: bool,
+    pub why: String,
+}
+
+/// One shape and whether this image runs on it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ShapeFit {
+    pub shape: String,
+    /// "Intel", "AMD", "Ampere".
+    pub processor: String,
+    /// "VM" or "BM".
+    pub kind: String,
+    pub fits: bool,
+    /// Why it fits (the mode and firmware to use) or why not.
+    pub why: String,
+}
+
+/// What the publisher runs or uploads to apply the decision.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Artifacts {
+    /// The image capability schema document for
+    /// `oci compute image-capability-schema create --schema-data file://schema.json`.
+    pub capability_schema: serde_json::Value,
+    /// `oci compute image import from-object … --launch-mode …`.
+    pub import_command: String,
+    /// The `oci compute image-capability-schema create` command that applies the schema.
+    pub schema_command: String,
+    /// One `oci compute image-shape-compatibility-entry add` per fitting shape.
+    pub shape_commands: Vec<String>,
+    /// `image_metadata.json` for packaging the disk as an `.oci` archive.
+    pub image_metadata: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -160,6 +160,7 @@ pub fn render_text(r: &Report) -> String {
     for reason in &rec.reasons {
         let _ = writeln!(o, "  - {reason}");
     }
+    decision(&mut o, rec);
 
     for (level, heading) in [
         (Level::Blocker, "BLOCKERS"),
@@ -342,4 +343,92 @@ pub fn render_text(r: &Report) -> String {
         r.stats.elapsed_ms
     );
     o
+}
+
+/// The decision's evidence chain, drivers, modes and shapes, under the launch mode line.
+fn decision(o: &mut String, rec: &crate::Recommendation) {
+    let mark = |ok: bool| if ok { "✓" } else { "✗" };
+    if let (Some(a), Some(n), Some(b)) = (
+        &rec.architecture,
+        &rec.network_attachment,
+        &rec.boot_volume_type,
+    ) {
+        let _ = writeln!(o, "  architecture {a} · NIC {n} · boot volume {b}");
+    }
+    if !rec.chain.is_empty() {
+        let _ = writeln!(o, "  boot chain:");
+        for s in &rec.chain {
+            let _ = writeln!(
+                o,
+                "    {} {:<11} {}{}",
+                mark(s.ok),
+                s.step,
+                s.summary,
+                s.path
+                    .as_deref()
+                    .map(|p| format!("  ({p})"))
+                    .unwrap_or_default()
+            );
+            for d in &s.details {
+                let _ = writeln!(o, "        {d}");
+            }
+        }
+    }
+    if !rec.drivers.is_empty() {
+        let _ = writeln!(o, "  drivers:");
+        for d in &rec.drivers {
+            let status = match d.status.as_str() {
+                "builtin" => "built in",
+                "initramfs" => "in the initramfs",
+                "installed" => "installed, not in the initramfs",
+                other => other,
+            };
+            let _ = writeln!(
+                o,
+                "    {:<12} {:<32} {}{}",
+                d.name,
+                status,
+                d.purpose,
+                d.evidence
+                    .as_deref()
+                    .map(|e| format!("  ({e})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if !rec.modes.is_empty() {
+        let _ = writeln!(o, "  modes:");
+        for m in &rec.modes {
+            let _ = writeln!(o, "    {} {:<16} {}", mark(m.possible), m.mode, m.why);
+        }
+    }
+    if !rec.shapes.is_empty() {
+        let _ = writeln!(
+            o,
+            "  shapes{}:",
+            rec.shapes_as_of
+                .as_deref()
+                .map(|d| format!(" (shape table as of {d})"))
+                .unwrap_or_default()
+        );
+        let mut shapes: Vec<_> = rec.shapes.iter().collect();
+        shapes.sort_by_key(|s| !s.fits);
+        for s in shapes {
+            let _ = writeln!(
+                o,
+                "    {} {:<22} {:<7} {:<3} {}",
+                mark(s.fits),
+                s.shape,
+                s.processor,
+                s.kind,
+                s.why
+            );
+        }
+    }
+    if rec.artifacts.is_some() {
+        let _ = writeln!(
+            o,
+            "  artifacts: the capability schema, import and shape commands and image_metadata.json are in the JSON report (--json), or written by --emit-artifacts DIR"
+        );
+    }
 }

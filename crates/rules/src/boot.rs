@@ -1,13 +1,21 @@
-//! What the boot loader's default entry asks of the disk: a root named so that it is still
-//! found after import (IMP-ROOTREF, which also covers fstab), and a serial console
-//! (REC-SERIAL).
+//! What the firmware and the boot loader's default entry ask of the disk: something to boot
+//! (IMP-BOOT), a root named so that it is still found after import (IMP-ROOTREF, which also
+//! covers fstab), and a serial console (REC-SERIAL).
 
 use preflight_facts::arch::Arch;
 use preflight_facts::boot::RootRef;
 use preflight_report::Level;
 
-use crate::sources::{IMAGES, IMPORT_LINUX};
+use crate::sources::{BYOI, IMAGES, IMPORT_LINUX};
 use crate::{FstabState, Hit, Inputs, Outcome, Rule, need_guest, outcome};
+
+pub const IMP_BOOT: Rule = Rule {
+    id: "IMP-BOOT",
+    level: Level::Blocker,
+    title: "The disk boots: boot code or an EFI loader, a boot configuration, and the kernel it names",
+    source: BYOI,
+    check: boot,
+};
 
 pub const IMP_ROOTREF: Rule = Rule {
     id: "IMP-ROOTREF",
@@ -126,4 +134,97 @@ fn serial(i: &Inputs) -> Outcome {
         )
         .at(b.source.clone(), None, format!("{seen} (entry \"{}\")", b.title)),
     ])
+}
+
+fn boot(i: &Inputs) -> Outcome {
+    let d = &i.disk;
+    if d.scheme == "unreadable" {
+        return Outcome::NotEvaluated("the partition table could not be read".into());
+    }
+    let mut hits = Vec::new();
+    let arch = i.guest.as_ref().ok().and_then(|g| g.arch.arch);
+    let esp = !d.esp_volumes.is_empty();
+    let bios = d.mbr_boot_code || d.bios_boot_partition;
+    if d.scheme == "none" {
+        hits.push(
+            Hit::new(
+                "The disk has no partition table: a file system written from sector 0 has no boot sector for the firmware",
+                "Build the image on a partitioned disk (an MBR or GPT table with the root in a partition) and install the boot loader on it: grub-install --target=i386-pc /dev/sdX, and for UEFI grub-install --target=x86_64-efi --removable",
+            )
+            .at("sector 0", None, "no MBR signature 55 AA with a partition table"),
+        );
+    } else if matches!(arch, Some(Arch::Aarch64)) && !(esp && d.scheme == "gpt") {
+        hits.push(
+            Hit::new(
+                "An Arm image must boot with UEFI from a GPT disk's EFI system partition",
+                "Partition the disk with GPT, create an EFI system partition (vfat, type EF00) and install GRUB for arm64-efi on it: grub-install --target=arm64-efi --removable",
+            )
+            .at(
+                "partition table",
+                None,
+                format!(
+                    "{} table, {}",
+                    d.scheme,
+                    if esp { "EFI system partition present" } else { "no EFI system partition" }
+                ),
+            ),
+        );
+    } else if !bios && !esp {
+        hits.push(
+            Hit::new(
+                "Nothing on the disk boots: no boot code in the MBR, no BIOS boot partition, no EFI system partition",
+                "Install the boot loader inside the image before export: grub-install --target=i386-pc /dev/sdX (BIOS), and/or grub-install --target=x86_64-efi --removable on an EFI system partition (UEFI)",
+            )
+            .at("sector 0", None, "bytes 0–439 are zero"),
+        );
+    }
+    if let Ok(g) = &i.guest {
+        match &g.boot {
+            Err(why) => hits.push(
+                Hit::new(
+                    "No boot loader configuration: the boot loader stops at its prompt",
+                    "Generate it inside the image: grub-mkconfig -o /boot/grub/grub.cfg (Debian, Ubuntu), grub2-mkconfig -o /boot/grub2/grub.cfg (RHEL family, SUSE)",
+                )
+                .at("/boot", None, why.clone()),
+            ),
+            Ok(b) => {
+                let chain = &g.chain;
+                if !chain.kernel_missing.is_empty() {
+                    hits.push(
+                        Hit::new(
+                            "The default boot entry's kernel is not in the image",
+                            "Reinstall the kernel package or regenerate the boot configuration so the default entry names an installed kernel (grub-mkconfig / grub2-mkconfig, or grubby --set-default)",
+                        )
+                        .at(
+                            b.source.clone(),
+                            None,
+                            format!(
+                                "\u{201c}{}\u{201d} boots {}; looked for {}",
+                                b.title,
+                                b.kernel.as_deref().unwrap_or("?"),
+                                chain.kernel_missing.join(", ")
+                            ),
+                        ),
+                    );
+                }
+                if let (Some(Ok(img)), Some(guest_arch)) = (&chain.image, arch)
+                    && let Some(k) = img.arch
+                    && k != guest_arch
+                {
+                    hits.push(
+                        Hit::new(
+                            "The default kernel is built for another architecture than the guest's binaries",
+                            "Install the kernel of the guest's architecture and make it the default entry",
+                        )
+                        .at(
+                            chain.kernel_path.clone().unwrap_or_default(),
+                            None,
+                            format!("kernel: {k:?} ({}); binaries: {guest_arch:?}", img.arch_from),
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    outcome(hits)
 }

@@ -1,7 +1,8 @@
 //! Everything the rules look at, gathered by the inspection before any rule runs.
 
 use preflight_facts::{
-    arch::ArchFact, kernels::KernelsFact, os::OsInfo, ssh_keys, sshd::SshdConfig, users::UsersFact,
+    Provenance, arch::ArchFact, boot_chain::BootChain, kernels::KernelsFact, os::OsInfo, ssh_keys,
+    sshd::SshdConfig, users::UsersFact,
 };
 
 pub struct Inputs {
@@ -76,6 +77,10 @@ pub struct GuestFacts {
     pub fstab: Vec<FstabFact>,
     /// The boot loader's default entry, or why there is none.
     pub boot: Result<BootFact, String>,
+    /// Default entry → kernel file → installed kernel → initramfs.
+    pub chain: BootChain,
+    /// Signs the image was built from an OCI platform image (NATIVE mode needs them).
+    pub oci_signs: Vec<(Provenance, String)>,
 }
 
 /// What the boot loader configuration says the default entry boots.

@@ -6,9 +6,11 @@
 
 mod accounts;
 mod archive;
+mod artifacts;
 mod boot;
 mod image;
 mod inputs;
+mod launch;
 mod mode;
 pub mod shapes;
 mod sources;
@@ -91,8 +93,12 @@ pub const CATALOG: &[Rule] = &[
     ssh::S14,
     accounts::S16,
     ssh::REC_SSH_PASSWORD,
+    boot::IMP_BOOT,
     boot::IMP_ROOTREF,
+    launch::IMP_INITRAMFS,
     boot::REC_SERIAL,
+    launch::REC_MODE,
+    launch::G01,
 ];
 
 /// Run every rule.

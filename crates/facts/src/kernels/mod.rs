@@ -15,7 +15,7 @@ mod version;
 mod virtio;
 
 pub use version::{KernelVersion, natural_cmp};
-pub use virtio::{Driver, DriverStatus, Virtio};
+pub use virtio::{Driver, DriverStatus, OTHER_DRIVERS, Virtio};
 
 use crate::{EntryKind, Files, ListEntry};
 use serde::Serialize;
@@ -75,11 +75,23 @@ pub struct Kernel {
     /// A rescue kernel (EL/Fedora `vmlinuz-0-rescue-<machine-id>`): kept, never the default.
     pub rescue: bool,
     pub virtio: Virtio,
+    /// [`OTHER_DRIVERS`] (nvme, iscsi_tcp, mlx5_core, ata_piix, e1000), by module name.
+    pub other_drivers: BTreeMap<String, Driver>,
     /// How the files were matched when it was not by the version in their names.
     pub notes: Vec<String>,
 }
 
 impl Kernel {
+    /// How this kernel provides a driver (a virtio one or one of [`OTHER_DRIVERS`]).
+    pub fn driver(&self, name: &str) -> Option<&Driver> {
+        self.virtio
+            .iter()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, d)| d)
+            .or_else(|| self.other_drivers.get(name))
+    }
+
     /// True when the parsed version is at least `major.minor` (false when it could not be
     /// parsed). Paravirtualized mode needs 3.4, where virtio_scsi entered Linux.
     pub fn version_at_least(&self, major: u32, minor: u32) -> bool {
@@ -210,8 +222,10 @@ fn complete(
         // Fedora and EL9 also install the config inside the module tree.
         configs.push(format!("{dir}/config"));
     }
-    let (virtio, config) = virtio::evaluate(files, k.modules_dir.as_deref(), &configs, warnings);
+    let (virtio, others, config) =
+        virtio::evaluate(files, k.modules_dir.as_deref(), &configs, warnings);
     k.virtio = virtio;
+    k.other_drivers = others;
     k.config = config;
 }
 
@@ -227,6 +241,7 @@ fn entry<'a>(kernels: &'a mut BTreeMap<String, Kernel>, version: &str) -> &'a mu
             config: None,
             rescue: false,
             virtio: Virtio::unknown(),
+            other_drivers: BTreeMap::new(),
             notes: Vec::new(),
         })
 }

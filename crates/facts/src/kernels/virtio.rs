@@ -15,6 +15,7 @@
 use super::{MAX_CONFIG, MAX_MODULE_LIST, line_no, read_text};
 use crate::{Files, Provenance};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// How a kernel provides one driver.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -94,7 +95,7 @@ struct Target {
 }
 
 /// In the order of [`Virtio`]'s fields.
-const TARGETS: [Target; 4] = [
+const TARGETS: [Target; N] = [
     Target {
         module: "virtio_pci",
         config: "CONFIG_VIRTIO_PCI",
@@ -115,7 +116,39 @@ const TARGETS: [Target; 4] = [
         config: "CONFIG_VIRTIO_NET",
         conventional: "kernel/drivers/net/virtio_net",
     },
+    // The other drivers a launch mode or shape needs (launch-modes-and-shapes.md): local NVMe
+    // drives (DenseIO), iSCSI boot and the SR-IOV NIC (NATIVE), IDE disk and e1000 NIC
+    // (EMULATED). Kconfig symbols from drivers/nvme/host, drivers/scsi, drivers/net/ethernet.
+    Target {
+        module: "nvme",
+        config: "CONFIG_BLK_DEV_NVME",
+        conventional: "kernel/drivers/nvme/host/nvme",
+    },
+    Target {
+        module: "iscsi_tcp",
+        config: "CONFIG_ISCSI_TCP",
+        conventional: "kernel/drivers/scsi/iscsi_tcp",
+    },
+    Target {
+        module: "mlx5_core",
+        config: "CONFIG_MLX5_CORE",
+        conventional: "kernel/drivers/net/ethernet/mellanox/mlx5/core/mlx5_core",
+    },
+    Target {
+        module: "ata_piix",
+        config: "CONFIG_ATA_PIIX",
+        conventional: "kernel/drivers/ata/ata_piix",
+    },
+    Target {
+        module: "e1000",
+        config: "CONFIG_E1000",
+        conventional: "kernel/drivers/net/ethernet/intel/e1000/e1000",
+    },
 ];
+
+/// Drivers evaluated beyond the four virtio ones, by module name, in [`TARGETS`] order.
+pub const OTHER_DRIVERS: [&str; 5] = ["nvme", "iscsi_tcp", "mlx5_core", "ata_piix", "e1000"];
+const N: usize = 4 + OTHER_DRIVERS.len();
 
 /// Module file suffixes kmod accepts (uncompressed, zstd, xz, gzip).
 const MODULE_SUFFIXES: [&str; 4] = [".ko.zst", ".ko.xz", ".ko.gz", ".ko"];
@@ -136,11 +169,11 @@ fn same_module(a: &str, b: &str) -> bool {
 /// Verdicts collected source by source.
 #[derive(Default)]
 struct Verdicts {
-    found: [Option<Driver>; 4],
+    found: [Option<Driver>; N],
     builtin: Option<String>,
     config: Option<String>,
     /// Per driver, the config line that says `=m` or "is not set".
-    config_lines: [Option<Provenance>; 4],
+    config_lines: [Option<Provenance>; N],
     /// modules.dep, or the module directory when it had none.
     tree: Option<Provenance>,
 }
@@ -248,7 +281,7 @@ impl Verdicts {
         self.tree = Some(Provenance::file(dir));
     }
 
-    fn finish(self) -> Virtio {
+    fn finish(self) -> (Virtio, BTreeMap<String, Driver>) {
         let Verdicts {
             found,
             builtin,
@@ -275,23 +308,28 @@ impl Verdicts {
                 })
             });
         let mut next = || drivers.next().unwrap_or_else(Driver::unknown);
-        Virtio {
+        let virtio = Virtio {
             virtio_pci: next(),
             virtio_scsi: next(),
             virtio_blk: next(),
             virtio_net: next(),
-        }
+        };
+        let others = OTHER_DRIVERS
+            .iter()
+            .map(|name| (name.to_string(), next()))
+            .collect();
+        (virtio, others)
     }
 }
 
-/// Evaluate one kernel from its module tree (if any) and the first readable config among
+/// Evaluate one kernel's drivers (the virtio ones and [`OTHER_DRIVERS`]) from its module tree (if any) and the first readable config among
 /// `configs`. Returns the drivers and the config path that was read.
 pub(super) fn evaluate(
     files: &dyn Files,
     modules_dir: Option<&str>,
     configs: &[String],
     warnings: &mut Vec<String>,
-) -> (Virtio, Option<String>) {
+) -> (Virtio, BTreeMap<String, Driver>, Option<String>) {
     let mut v = Verdicts::default();
     if let Some(dir) = modules_dir {
         let path = format!("{dir}/modules.builtin");
@@ -313,7 +351,8 @@ pub(super) fn evaluate(
         }
     }
     let config = v.config.clone();
-    (v.finish(), config)
+    let (virtio, others) = v.finish();
+    (virtio, others, config)
 }
 
 #[cfg(test)]
@@ -348,7 +387,7 @@ mod tests {
             "/boot/config-x",
             "CONFIG_VIRTIO_PCI_LEGACY=y\n# CONFIG_VIRTIO_PCI_LIB is not set\nCONFIG_VIRTIO_BLK_SCSI=y\n",
         );
-        let virtio = v.finish();
+        let (virtio, others) = v.finish();
         for (name, d) in virtio.iter() {
             assert_eq!(d.status, DriverStatus::Absent, "{name}");
             assert_eq!(
@@ -357,6 +396,40 @@ mod tests {
                 "{name}"
             );
         }
+        // CONFIG_ATA_PIIX is not mentioned: absent by the config file, too.
+        assert_eq!(others["ata_piix"].status, DriverStatus::Absent);
+    }
+
+    #[test]
+    fn other_drivers_from_builtin_and_config() {
+        let mut v = Verdicts::default();
+        v.scan_builtin(
+            "/m/modules.builtin",
+            "kernel/drivers/nvme/host/nvme.ko
+",
+        );
+        v.scan_config(
+            "/boot/config-x",
+            "CONFIG_MLX5_CORE=m
+CONFIG_E1000=y
+",
+        );
+        v.scan_dep(
+            "/m",
+            "/m/modules.dep",
+            "kernel/drivers/net/ethernet/mellanox/mlx5/core/mlx5_core.ko.xz: kernel/lib/x.ko
+",
+        );
+        let (_, others) = v.finish();
+        assert_eq!(others["nvme"].status, DriverStatus::Builtin);
+        assert_eq!(others["e1000"].status, DriverStatus::Builtin);
+        assert_eq!(
+            others["mlx5_core"].status,
+            DriverStatus::Module {
+                path: "/m/kernel/drivers/net/ethernet/mellanox/mlx5/core/mlx5_core.ko.xz".into()
+            }
+        );
+        assert_eq!(others["iscsi_tcp"].status, DriverStatus::Absent);
     }
 
     #[test]
@@ -371,7 +444,7 @@ mod tests {
             "/m/modules.dep",
             "kernel/drivers/virtio/virtio_pci.ko:\n",
         );
-        let virtio = v.finish();
+        let (virtio, _) = v.finish();
         assert_eq!(virtio.virtio_pci.status, DriverStatus::Builtin);
         assert_eq!(
             virtio.virtio_scsi.decided_by,
@@ -381,7 +454,9 @@ mod tests {
 
     #[test]
     fn nothing_read_is_unknown() {
-        let virtio = Verdicts::default().finish();
+        let (virtio, others) = Verdicts::default().finish();
         assert_eq!(virtio, Virtio::unknown());
+        assert_eq!(others.len(), OTHER_DRIVERS.len());
+        assert!(others.values().all(|d| d.status == DriverStatus::Unknown));
     }
 }
