@@ -8,6 +8,7 @@
 pub mod arch;
 pub mod boot;
 pub mod boot_chain;
+pub mod efi;
 pub mod files;
 pub mod initramfs;
 pub mod kernel_image;

@@ -9,6 +9,7 @@
 //! Everything here reads untrusted bytes: counts are capped before allocating, chains have
 //! cycle checks and limits, and no input makes it panic.
 
+pub mod bios_boot;
 mod error;
 mod gpt;
 mod luks;

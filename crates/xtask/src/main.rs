@@ -65,6 +65,18 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
         "grub-editenv: grubenv blocks cross-checked with GRUB's own tool",
     ),
     (
+        "grub-pc-bin",
+        "grub-install --target=i386-pc: boot.img/core.img on BIOS boot fixtures",
+    ),
+    (
+        "grub-efi-amd64-bin",
+        "grub-mkimage -O x86_64-efi: GRUB EFI images read by the ESP reader",
+    ),
+    (
+        "shim-signed",
+        "real shim, fallback (fbx64.efi) and MokManager binaries for the ESP reader",
+    ),
+    (
         "file",
         "file -b: kernel image banners cross-checked (the packages come by apt-get download)",
     ),
@@ -441,7 +453,8 @@ fn ensure_web_tools() -> Result {
 
 /// Disk images the page ships (the sample) and its browser tests drop.
 struct SiteImages {
-    /// The clean Debian 12 guest, QCOW2 v3 (about 400 KiB): the page's sample image.
+    /// The clean Debian 12 guest on a GPT disk with an EFI system partition, QCOW2 v3 (about
+    /// 400 KiB): the page's sample image.
     sample: PathBuf,
     /// The same guest with an SSH host key and a key in root's authorized_keys (S01, S10).
     violating: PathBuf,
@@ -469,9 +482,15 @@ fn site_images() -> SiteImages {
         .file_mode("/etc/ssh/ssh_host_ed25519_key", &host_private, 0o600)
         .file("/etc/ssh/ssh_host_ed25519_key.pub", &host_public)
         .file("/root/.ssh/authorized_keys", &user_public);
-    let violating = DiskSpec::new(violating);
+    // Both boot (an EFI system partition with a loader on the removable path), so the sample
+    // is ready and the violating image fails only for what it violates.
+    let bootable = |tree| DiskSpec {
+        partitioning: Partitioning::GptEfi,
+        ..DiskSpec::new(tree)
+    };
+    let violating = bootable(violating);
     SiteImages {
-        sample: image(&DiskSpec::new(debian_guest()), Container::Qcow2V3),
+        sample: image(&bootable(debian_guest()), Container::Qcow2V3),
         violating: image(&violating, Container::Qcow2V3),
         vmdk: image(&violating, Container::VmdkStream),
         oci: image(&violating, Container::Oci),
