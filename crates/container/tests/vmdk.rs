@@ -165,6 +165,16 @@ fn larger_disk_uses_many_grain_tables() {
 
 /// A directory of our own under the fixtures directory, built once by `build` (which writes
 /// into the directory it is given); concurrent callers in one process are serialised.
+/// The content-hash directory a fixture file is cached in: what a fixture derived from it must
+/// be keyed on, or it outlives a change of its source.
+fn cache_key(fixture: &Path) -> String {
+    fixture
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 fn own_fixture(name: &str, build: impl FnOnce(&Path)) -> PathBuf {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -267,7 +277,7 @@ fn vmware_stream_layout(qemu: &[u8]) -> Vec<u8> {
 fn vmware_stream() -> (PathBuf, PathBuf) {
     let spec = DiskSpec::new(debian_guest());
     let original = image(&spec, Container::VmdkStream);
-    let dir = own_fixture("vmware-stream", |dir| {
+    let dir = own_fixture(&format!("vmware-stream-{}", cache_key(&original)), |dir| {
         let bytes = std::fs::read(&original).unwrap();
         std::fs::write(dir.join("disk.vmdk"), vmware_stream_layout(&bytes)).unwrap();
     });
@@ -779,7 +789,7 @@ fn read_calls_for_a_large_stream() {
     spec.root_mib = 2048;
     spec.partitioning = Partitioning::GptEfi;
     let qemu = image(&spec, Container::VmdkStream);
-    let dir = own_fixture("vmware-stream-20g", |dir| {
+    let dir = own_fixture(&format!("vmware-stream-20g-{}", cache_key(&qemu)), |dir| {
         let bytes = std::fs::read(&qemu).unwrap();
         std::fs::write(dir.join("disk.vmdk"), vmware_stream_layout(&bytes)).unwrap();
     });

@@ -29,7 +29,7 @@ impl Files for GuestFiles<'_> {
         &self,
         path: &str,
         max: u64,
-    ) -> Result<Option<(u64, Box<dyn std::io::Read + '_>)>, FileError> {
+    ) -> Result<Option<preflight_facts::files::SizedReader<'_>>, FileError> {
         match self.0.open(path) {
             Ok(Some(r)) if r.size() > max => Err(FileError(format!(
                 "{path}: {} bytes, more than the {max} read at most",

@@ -178,9 +178,12 @@ pub fn inspect(
         other_files: info.other_files.clone(),
         archive: info.archive.as_ref().map(convert::archive),
     };
+    let arch = guest_facts.as_ref().ok().and_then(|g| g.arch.arch);
+    let mut disk = vols.disk.clone();
+    disk.esps = esps(&vols, arch);
     let inputs = Inputs {
         image,
-        disk: vols.disk.clone(),
+        disk,
         volumes: vols.facts.clone(),
         guest: guest_facts,
     };
@@ -237,6 +240,53 @@ pub fn inspect(
     Ok(report)
 }
 
+/// What UEFI firmware would run from each EFI system partition, for the guest's architecture
+/// (unknown: x86_64, unless the ESP holds only an Arm loader).
+fn esps(vols: &volumes::Volumes, arch: Option<arch::Arch>) -> Vec<preflight_rules::EspFact> {
+    use preflight_facts::efi;
+    vols.disk
+        .esp_volumes
+        .iter()
+        .map(|&volume| {
+            let name = vols
+                .facts
+                .iter()
+                .find(|v| v.index == volume)
+                .map_or_else(|| format!("volume {volume}"), |v| v.name.clone());
+            let Some(r) = vols.readable.iter().find(|r| r.volume == volume) else {
+                return preflight_rules::EspFact {
+                    volume,
+                    name,
+                    facts: Err("its FAT file system could not be read".into()),
+                    search_found: None,
+                };
+            };
+            let esp = Guest::single(volume, Arc::clone(&r.fs));
+            let files = files::GuestFiles(&esp);
+            let mut facts = efi::read_esp(&files, arch.unwrap_or(arch::Arch::X86_64));
+            if arch.is_none()
+                && !facts.removable.contains_key("x86_64")
+                && facts.removable.contains_key("aarch64")
+            {
+                facts = efi::read_esp(&files, arch::Arch::Aarch64);
+            }
+            let search_found = facts
+                .grub_config
+                .as_ref()
+                .and_then(|c| c.search_uuid.as_deref())
+                .map(|u| {
+                    preflight_guest::volume_for(&format!("UUID={u}"), &vols.identities).is_some()
+                });
+            preflight_rules::EspFact {
+                volume,
+                name,
+                facts: Ok(facts),
+                search_found,
+            }
+        })
+        .collect()
+}
+
 /// The boot loader configuration of the guest, or why there is none.
 fn read_boot(guest: &Guest) -> Result<BootConfig, String> {
     match preflight_facts::boot::read(&files::GuestFiles(guest)) {
@@ -248,6 +298,18 @@ fn read_boot(guest: &Guest) -> Result<BootConfig, String> {
         Err(e) => Err(format!(
             "the boot loader configuration could not be read: {e}"
         )),
+    }
+}
+
+/// The boot loader as its documentation names it.
+fn loader_name(l: preflight_facts::boot::Loader) -> &'static str {
+    use preflight_facts::boot::Loader;
+    match l {
+        Loader::Grub2 => "GRUB 2",
+        Loader::GrubLegacy => "GRUB Legacy",
+        Loader::Bls => "BLS entries",
+        Loader::Extlinux => "EXTLINUX",
+        Loader::SystemdBoot => "systemd-boot",
     }
 }
 
@@ -285,7 +347,7 @@ fn boot_fact(
     let root = cmdline.get("root").map(str::to_string);
     let consoles = cmdline.consoles();
     Ok(BootFact {
-        loader: format!("{:?}", config.loader),
+        loader: loader_name(config.loader).to_string(),
         config: config.config_path.clone(),
         title: entry.title_path(),
         source: entry.source.to_string(),

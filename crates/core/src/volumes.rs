@@ -66,6 +66,7 @@ pub fn read(disk: &Source, notes: &mut Vec<String>) -> Volumes {
         }
     };
     out.disk = disk_facts(&table);
+    out.disk.bios = bios_fact(preflight_volume::bios_boot::read(disk, &table));
     out.table = Some(report::PartitionTable {
         scheme: out.disk.scheme.clone(),
         sector_size: u64::from(table.sector_size),
@@ -113,6 +114,28 @@ fn disk_facts(t: &PartitionTable) -> DiskFacts {
         bios_boot_partition: t.partitions.iter().any(|p| p.type_id == BIOS_BOOT_GPT),
         esp_volumes: Vec::new(),
         lvm_missing_pvs: Vec::new(),
+        bios: Default::default(),
+        esps: Vec::new(),
+    }
+}
+
+/// The rules' view of sector 0's boot code.
+fn bios_fact(b: preflight_volume::bios_boot::BiosBoot) -> preflight_rules::BiosFact {
+    use preflight_volume::bios_boot::{BootCode, CoreLocation};
+    preflight_rules::BiosFact {
+        code: b.code.describe().to_string(),
+        present: b.code != BootCode::None,
+        grub_core: b.core.map(|c| preflight_rules::GrubCore {
+            start_lba: c.start_lba,
+            sectors: c.sectors,
+            location: c.location.describe(),
+            exposed: matches!(
+                c.location,
+                CoreLocation::Partition { .. } | CoreLocation::Unallocated
+            ),
+            valid: c.valid,
+        }),
+        diagnostics: b.diagnostics,
     }
 }
 

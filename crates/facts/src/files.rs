@@ -48,7 +48,7 @@ pub trait Files {
     /// The file as a reader with its size, following symlinks, for streaming a large file
     /// (an initramfs) without holding it whole. `Ok(None)`: it does not exist. The default
     /// reads it whole through [`Files::read`] (fine for in-memory implementations).
-    fn open(&self, path: &str, max: u64) -> Result<Option<(u64, Box<dyn Read + '_>)>, FileError> {
+    fn open(&self, path: &str, max: u64) -> Result<Option<SizedReader<'_>>, FileError> {
         Ok(self.read(path, max)?.map(|data| {
             (
                 data.len() as u64,
@@ -63,6 +63,9 @@ pub trait Files {
         crate::files::expand_glob(self, pattern)
     }
 }
+
+/// A file's size and a reader over it ([`Files::open`]).
+pub type SizedReader<'a> = (u64, Box<dyn Read + 'a>);
 
 /// Upper bound on the paths one glob may return: a hostile image could hold millions.
 pub const MAX_GLOB_MATCHES: usize = 4096;

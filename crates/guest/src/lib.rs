@@ -533,6 +533,38 @@ fn eq_ci(a: &Option<String>, b: &str) -> bool {
     a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(b))
 }
 
+/// A regular file of the guest read front to back ([`Guest::open`]).
+pub struct FileReader {
+    fs: Arc<dyn FileSystem>,
+    path: String,
+    pos: u64,
+    size: u64,
+}
+
+impl FileReader {
+    /// The file's size from its inode.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl std::io::Read for FileReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos >= self.size || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min((self.size - self.pos).min(usize::MAX as u64) as usize);
+        let n = self
+            .fs
+            .read_at(&self.path, self.pos, &mut buf[..want])
+            .map_err(std::io::Error::other)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use preflight_fs::MemFs;
@@ -730,37 +762,5 @@ mod tests {
         };
         let g = Guest::assemble_with(&readable, &ids, &hint).unwrap();
         assert_eq!(id(&g), b"ID=snapshot\n");
-    }
-}
-
-/// A regular file of the guest read front to back ([`Guest::open`]).
-pub struct FileReader {
-    fs: Arc<dyn FileSystem>,
-    path: String,
-    pos: u64,
-    size: u64,
-}
-
-impl FileReader {
-    /// The file's size from its inode.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-}
-
-impl std::io::Read for FileReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.pos >= self.size || buf.is_empty() {
-            return Ok(0);
-        }
-        let want = buf
-            .len()
-            .min((self.size - self.pos).min(usize::MAX as u64) as usize);
-        let n = self
-            .fs
-            .read_at(&self.path, self.pos, &mut buf[..want])
-            .map_err(std::io::Error::other)?;
-        self.pos += n as u64;
-        Ok(n)
     }
 }

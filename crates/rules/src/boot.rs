@@ -144,7 +144,16 @@ fn boot(i: &Inputs) -> Outcome {
     let mut hits = Vec::new();
     let arch = i.guest.as_ref().ok().and_then(|g| g.arch.arch);
     let esp = !d.esp_volumes.is_empty();
-    let bios = d.mbr_boot_code || d.bios_boot_partition;
+    let paths = crate::mode::firmware_paths(i, arch.as_ref());
+    // A path that fails is a blocker when no other path boots, a warning otherwise (that
+    // firmware must then not be offered).
+    let level = |other_boots: bool| {
+        if other_boots {
+            Level::Warning
+        } else {
+            Level::Blocker
+        }
+    };
     if d.scheme == "none" {
         hits.push(
             Hit::new(
@@ -169,14 +178,96 @@ fn boot(i: &Inputs) -> Outcome {
                 ),
             ),
         );
-    } else if !bios && !esp {
+    } else if !d.bios.present && !esp {
         hits.push(
             Hit::new(
-                "Nothing on the disk boots: no boot code in the MBR, no BIOS boot partition, no EFI system partition",
+                "Nothing on the disk boots: no boot code in the MBR and no EFI system partition",
                 "Install the boot loader inside the image before export: grub-install --target=i386-pc /dev/sdX (BIOS), and/or grub-install --target=x86_64-efi --removable on an EFI system partition (UEFI)",
             )
             .at("sector 0", None, "bytes 0–439 are zero"),
         );
+    } else if !d.bios.present && d.bios_boot_partition && paths.uefi.is_empty() {
+        hits.push(
+            Hit::new(
+                "A BIOS boot partition exists but the MBR has no boot code to load it",
+                "Install GRUB for BIOS on the disk: grub-install --target=i386-pc /dev/sdX",
+            )
+            .at("sector 0", None, "bytes 0–439 are zero"),
+        );
+    }
+    if let Some(c) = &d.bios.grub_core
+        && d.bios.present
+        && !matches!(arch, Some(Arch::Aarch64))
+    {
+        if !c.valid {
+            hits.push(
+                Hit::new(
+                    "GRUB's boot code in the MBR points at a core.img that is not there: BIOS boot stops at \"GRUB \"",
+                    "Reinstall GRUB for BIOS inside the image (grub-install --target=i386-pc /dev/sdX), after any repartitioning",
+                )
+                .at(
+                    format!("LBA {}", c.start_lba),
+                    None,
+                    format!("boot.img's core.img sector (offset 0x5C of sector 0); {}", d.bios.diagnostics.join("; ")),
+                )
+                .level(level(!paths.uefi.is_empty())),
+            );
+        } else if c.exposed {
+            hits.push(
+                Hit::new(
+                    format!("GRUB's core.img sits {}: it is not protected", c.location),
+                    "Give GRUB a BIOS boot partition (GPT, 1 MiB, type EF02) or the gap before the first partition (MBR, start it at 1 MiB), then grub-install --target=i386-pc /dev/sdX",
+                )
+                .at(format!("LBA {}", c.start_lba), None, format!("{} sectors", c.sectors))
+                .level(Level::Warning),
+            );
+        }
+    }
+    let want = match arch {
+        Some(Arch::Aarch64) => ("aarch64", "BOOTAA64.EFI", "arm64-efi"),
+        _ => ("x86_64", "BOOTX64.EFI", "x86_64-efi"),
+    };
+    for e in &d.esps {
+        match &e.facts {
+            Ok(f) if !f.removable.contains_key(want.0) => {
+                let found: Vec<String> = f
+                    .loaders
+                    .iter()
+                    .map(|l| format!("{} ({})", l.path, l.kind.name()))
+                    .collect();
+                hits.push(
+                    Hit::new(
+                        format!("The EFI system partition has no \\EFI\\BOOT\\{}: UEFI firmware on OCI finds nothing to boot", want.1),
+                        format!(
+                            "An imported image starts with no UEFI boot entries, so the firmware runs only the removable-media path. Install it inside the image: grub-install --target={} --removable (or --force-extra-removable on Debian/Ubuntu), or copy the distribution's shim/GRUB to \\EFI\\BOOT\\{}",
+                            want.2, want.1
+                        ),
+                    )
+                    .at(
+                        e.name.clone(),
+                        None,
+                        if found.is_empty() { "no EFI loader at all".to_string() } else { format!("loaders: {}", found.join(", ")) },
+                    )
+                    .level(level(paths.bios)),
+                );
+            }
+            Ok(f) if e.search_found == Some(false) => {
+                let c = f.grub_config.as_ref();
+                hits.push(
+                    Hit::new(
+                        "The EFI GRUB configuration searches for a file system that is not in this image",
+                        "Regenerate the ESP's grub.cfg inside the image so it searches for the root or /boot file system's UUID (grub-install --target=x86_64-efi, or edit the search.fs_uuid line)",
+                    )
+                    .at(
+                        c.map(|c| c.path.clone()).unwrap_or_default(),
+                        None,
+                        format!("search --fs-uuid {}", c.and_then(|c| c.search_uuid.clone()).unwrap_or_default()),
+                    )
+                    .level(level(paths.bios)),
+                );
+            }
+            _ => {}
+        }
     }
     if let Ok(g) = &i.guest {
         match &g.boot {

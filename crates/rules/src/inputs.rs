@@ -1,8 +1,8 @@
 //! Everything the rules look at, gathered by the inspection before any rule runs.
 
 use preflight_facts::{
-    Provenance, arch::ArchFact, boot_chain::BootChain, kernels::KernelsFact, os::OsInfo, ssh_keys,
-    sshd::SshdConfig, users::UsersFact,
+    Provenance, arch::ArchFact, boot_chain::BootChain, efi::EspFacts, kernels::KernelsFact,
+    os::OsInfo, ssh_keys, sshd::SshdConfig, users::UsersFact,
 };
 
 pub struct Inputs {
@@ -51,6 +51,67 @@ pub struct DiskFacts {
     /// LVM2 physical volumes a volume group of this image needs but the image lacks, each a
     /// sentence naming the VG and the PV.
     pub lvm_missing_pvs: Vec<String>,
+    /// What a BIOS runs from sector 0.
+    pub bios: BiosFact,
+    /// Every EFI system partition with what UEFI firmware would run from it.
+    pub esps: Vec<EspFact>,
+}
+
+/// Sector 0's boot code and, for GRUB 2, its core.img.
+#[derive(Debug, Clone, Default)]
+pub struct BiosFact {
+    /// What the code is, as a phrase ("GRUB 2 boot.img").
+    pub code: String,
+    /// Bytes 0–439 hold code.
+    pub present: bool,
+    pub grub_core: Option<GrubCore>,
+    /// Oddities, with byte offsets.
+    pub diagnostics: Vec<String>,
+}
+
+impl BiosFact {
+    /// A BIOS would get past sector 0: there is code, and for GRUB 2 a valid core.img.
+    pub fn boots(&self) -> bool {
+        self.present && self.grub_core.as_ref().is_none_or(|c| c.valid)
+    }
+}
+
+/// Where GRUB 2's boot.img finds core.img.
+#[derive(Debug, Clone, Default)]
+pub struct GrubCore {
+    pub start_lba: u64,
+    pub sectors: u64,
+    /// "in the MBR gap before the first partition", "in BIOS boot partition 14", …
+    pub location: String,
+    /// Inside a partition that is not a BIOS boot partition, or in unallocated space: a file
+    /// system or a partitioning tool may overwrite it.
+    pub exposed: bool,
+    /// The sectors hold diskboot.img and GRUB's decompressor.
+    pub valid: bool,
+}
+
+/// One EFI system partition.
+#[derive(Debug, Clone)]
+pub struct EspFact {
+    pub volume: usize,
+    /// "partition 15".
+    pub name: String,
+    /// What the firmware would run, or why the partition could not be read.
+    pub facts: Result<EspFacts, String>,
+    /// The stub grub.cfg's `search --fs-uuid` target is a volume of this image (None: no
+    /// such search).
+    pub search_found: Option<bool>,
+}
+
+impl EspFact {
+    /// The removable-media loader for `arch` ("x86_64", "aarch64"), when present.
+    pub fn loader_for(&self, arch: &str) -> Option<&str> {
+        self.facts
+            .as_ref()
+            .ok()
+            .and_then(|f| f.removable.get(arch))
+            .map(String::as_str)
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -17,7 +17,8 @@ mod sources;
 mod ssh;
 
 pub use inputs::{
-    BootFact, DiskFacts, FstabFact, FstabState, GuestFacts, ImageFacts, Inputs, VolumeFacts,
+    BiosFact, BootFact, DiskFacts, EspFact, FstabFact, FstabState, GrubCore, GuestFacts,
+    ImageFacts, Inputs, VolumeFacts,
 };
 pub use mode::recommend;
 use preflight_report::{Evidence, Finding, Level, NotEvaluated};

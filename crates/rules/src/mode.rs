@@ -200,6 +200,7 @@ pub(crate) fn decide(i: &Inputs) -> Decision {
     };
     d.arch = architecture(g, &mut d.reasons);
     d.firmware = firmware(i, d.arch.as_ref(), &mut d.reasons);
+    d.chain = firmware_paths(i, d.arch.as_ref()).steps;
     chain_steps(g, &mut d.chain);
 
     let chain = &g.chain;
@@ -459,47 +460,192 @@ fn architecture(g: &GuestFacts, reasons: &mut Vec<String>) -> Option<Arch> {
     }
 }
 
-/// The firmware list, the one to set first.
+/// The architecture's name as the ESP facts key removable loaders.
+fn esp_arch(arch: Option<&Arch>) -> &'static str {
+    match arch {
+        Some(Arch::Aarch64) => "aarch64",
+        _ => "x86_64",
+    }
+}
+
+/// How each firmware gets to the boot loader: the firmware steps of the evidence chain, and
+/// which firmware works.
+pub(crate) struct FirmwarePaths {
+    pub bios: bool,
+    /// ESPs with a removable-media loader for the guest's architecture.
+    pub uefi: Vec<usize>,
+    pub steps: Vec<ChainStep>,
+}
+
+pub(crate) fn firmware_paths(i: &Inputs, arch: Option<&Arch>) -> FirmwarePaths {
+    let d = &i.disk;
+    let arm = matches!(arch, Some(Arch::Aarch64));
+    let mut steps = Vec::new();
+    let b = &d.bios;
+    let bios = b.boots() && !arm;
+    if b.present {
+        let (summary, path, ok) = match &b.grub_core {
+            Some(c) if c.valid => (
+                format!("BIOS: {} in the MBR → core.img {}", b.code, c.location),
+                Some(format!(
+                    "sector 0 → LBA {}, {} sectors",
+                    c.start_lba, c.sectors
+                )),
+                true,
+            ),
+            Some(c) => (
+                format!(
+                    "BIOS: {} in the MBR points at LBA {}, where there is no GRUB core.img: BIOS boot stops",
+                    b.code, c.start_lba
+                ),
+                Some(format!("sector 0 → LBA {}", c.start_lba)),
+                false,
+            ),
+            None => (
+                format!("BIOS: {} in the MBR", b.code),
+                Some("sector 0".into()),
+                true,
+            ),
+        };
+        let mut details = b.diagnostics.clone();
+        if let Some(c) = &b.grub_core
+            && c.exposed
+        {
+            details.push(format!(
+                "core.img is {}: a file system or partitioning tool may overwrite it",
+                c.location
+            ));
+        }
+        if arm {
+            details.push("Arm shapes boot with UEFI only: BIOS boot code is not used".into());
+        }
+        steps.push(ChainStep {
+            step: "firmware".into(),
+            summary,
+            path,
+            ok: ok && !arm,
+            details,
+        });
+    }
+    let want = esp_arch(arch);
+    let mut uefi = Vec::new();
+    for e in &d.esps {
+        let (summary, ok, details) = match &e.facts {
+            Err(why) => (
+                format!("UEFI: the EFI system partition could not be read: {why}"),
+                false,
+                Vec::new(),
+            ),
+            Ok(f) => match f.removable.get(want) {
+                Some(path) => {
+                    uefi.push(e.volume);
+                    let mut details: Vec<String> = f
+                        .boot_path
+                        .iter()
+                        .map(|s| format!("{}: {}", s.path, s.what))
+                        .collect();
+                    if let Some(c) = &f.grub_config {
+                        if let Some(u) = &c.search_uuid {
+                            details.push(format!(
+                                "{} searches for the file system UUID {u}: {}",
+                                c.path,
+                                match e.search_found {
+                                    Some(true) => "a volume of this image",
+                                    _ => "on no volume of this image",
+                                }
+                            ));
+                        }
+                        if let Some(n) = &c.next_config {
+                            details.push(format!("then reads {n}"));
+                        }
+                    }
+                    details.extend(f.warnings.iter().cloned());
+                    (
+                        format!("UEFI: {} on {}", path.replace('/', "\\"), e.name),
+                        e.search_found != Some(false),
+                        details,
+                    )
+                }
+                None => {
+                    let mut details: Vec<String> = f
+                        .loaders
+                        .iter()
+                        .map(|l| format!("{} ({})", l.path, l.kind.name()))
+                        .collect();
+                    details.extend(f.warnings.iter().cloned());
+                    (
+                        format!(
+                            "UEFI: no \\EFI\\BOOT\\BOOT{}.EFI on {}: an OCI instance starts with no UEFI boot entries, so the firmware finds nothing to run",
+                            if want == "aarch64" { "AA64" } else { "X64" },
+                            e.name
+                        ),
+                        false,
+                        details,
+                    )
+                }
+            },
+        };
+        steps.push(ChainStep {
+            step: "firmware".into(),
+            summary,
+            path: None,
+            ok,
+            details,
+        });
+    }
+    FirmwarePaths { bios, uefi, steps }
+}
+
+/// The firmware list, the one to set first: those whose path to the boot loader works;
+/// when none does, the ones the disk was meant for (IMP-BOOT says why they fail).
 pub(crate) fn firmware(
     i: &Inputs,
     arch: Option<&Arch>,
     reasons: &mut Vec<String>,
 ) -> Vec<Firmware> {
     let d = &i.disk;
-    let mut fw = Vec::new();
-    let esp = !d.esp_volumes.is_empty();
+    let paths = firmware_paths(i, arch);
     if matches!(arch, Some(Arch::Aarch64)) {
-        if esp && d.scheme == "gpt" {
+        if !paths.uefi.is_empty() && d.scheme == "gpt" {
             reasons.push("UEFI_64: aarch64 guests boot with UEFI from a GPT disk's EFI system partition (Ampere shapes)".into());
         } else {
             reasons.push(format!(
-                "UEFI_64 is the only firmware of Arm shapes, but this {} disk has {}: it will not boot (IMP-BOOT)",
-                d.scheme,
-                if esp { "its EFI system partition on an MBR table" } else { "no EFI system partition" }
+                "UEFI_64 is the only firmware of Arm shapes, but this {} disk has no BOOTAA64.EFI on a GPT EFI system partition: it will not boot (IMP-BOOT)",
+                d.scheme
             ));
         }
         return vec![Firmware::Uefi64];
     }
-    let bios = d.mbr_boot_code || d.bios_boot_partition;
-    if bios {
+    let mut fw = Vec::new();
+    if paths.bios {
         fw.push(Firmware::Bios);
-        let why = match (d.mbr_grub, d.bios_boot_partition) {
-            (_, true) => "a BIOS boot partition holds the boot loader",
-            (true, false) => "GRUB boot code is in the MBR",
-            (false, false) => "the MBR holds boot code",
-        };
-        reasons.push(format!("BIOS: {why}"));
+        reasons.push(format!(
+            "BIOS: {}{}",
+            d.bios.code,
+            d.bios
+                .grub_core
+                .as_ref()
+                .map(|c| format!(" loads core.img {}", c.location))
+                .unwrap_or_default()
+        ));
     }
-    if esp {
+    if !paths.uefi.is_empty() {
         fw.push(Firmware::Uefi64);
         reasons.push(format!(
-            "UEFI_64: EFI system partition on volume {} (import creates the image as BIOS; set Compute.Firmware to UEFI_64 in the image capability schema)",
-            d.esp_volumes.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+            "UEFI_64: a removable-media loader on the EFI system partition{} (import creates the image as BIOS; set Compute.Firmware to UEFI_64 in the image capability schema)",
+            if fw.len() == 2 { "; both firmwares boot it, BIOS needs no change after import" } else { "" }
         ));
     }
     if fw.is_empty() {
-        reasons.push("no boot code in the MBR and no EFI system partition were found: the disk may not boot; OCI import defaults to BIOS".into());
-        fw.push(Firmware::Bios);
+        reasons.push(
+            "neither a BIOS nor a UEFI firmware can start a boot loader from this disk (IMP-BOOT)"
+                .into(),
+        );
+        if !d.esps.is_empty() {
+            fw.push(Firmware::Uefi64);
+        } else {
+            fw.push(Firmware::Bios);
+        }
     }
     fw
 }
