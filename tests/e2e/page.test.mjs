@@ -433,3 +433,232 @@ test('the listing checklist: good values pass, bad values fail, the form survive
   assertOnlyOwnFiles(p.requests);
   await close(p);
 });
+
+// ---------------------------------------------------------------------------------------------
+// The launch-decision card (web/src/decision_view.rs).
+
+/** Download what clicking `selector` saves: { name, text }. */
+async function downloadOf(page, selector) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
+  return { name: download.suggestedFilename(), text: await readFile(await download.path(), 'utf8') };
+}
+
+/** The badge each `DriverReach.status` gets (web/src/decision.rs::driver_badge). */
+const DRIVER_BADGES = {
+  builtin: 'built in',
+  initramfs: 'in initramfs',
+  installed: 'installed, NOT in initramfs',
+  absent: 'absent',
+  unknown: 'unknown',
+};
+
+/**
+ * Check the decision card against `rec` (a report's `recommendation`): mode, firmware, one
+ * chain step per link, one row per driver and shape (fitting shapes first), one card per
+ * mode, and the artifacts' Download buttons (their files equal the report's artifacts) or
+ * their absence.
+ */
+async function checkDecisionCard(page, rec) {
+  const card = page.locator('#decision');
+  assert.equal(await card.getAttribute('data-launch-mode'), rec.launch_mode ?? 'NONE');
+  assert.equal((await page.textContent('#launch-mode')).trim(), rec.launch_mode ?? 'Not decided');
+  assert.equal(await card.evaluate((e) => e.classList.contains('undecided')), !rec.launch_mode);
+  assert.deepEqual(
+    await page.$$eval('#firmware [data-firmware]', (els) => els.map((e) => e.dataset.firmware)),
+    rec.firmware,
+  );
+  assert.deepEqual(
+    await page.$$eval('#reasons li', (els) => els.map((e) => e.textContent)),
+    rec.reasons,
+  );
+
+  const chain = rec.chain ?? [];
+  const steps = await page.$$eval('#chain > li', (els) =>
+    els.map((e) => ({ step: e.dataset.chainStep, ok: e.dataset.ok === 'true', text: e.textContent })),
+  );
+  assert.equal(steps.length, chain.length);
+  chain.forEach((c, i) => {
+    assert.equal(steps[i].step, c.step);
+    assert.equal(steps[i].ok, c.ok);
+    assert.ok(steps[i].text.includes(c.summary), `${c.step}: ${steps[i].text}`);
+    if (c.path) assert.ok(steps[i].text.includes(c.path), `${c.step}: no ${c.path}`);
+  });
+
+  const drivers = await page.$$eval('#drivers-table tbody tr', (els) =>
+    els.map((e) => ({ name: e.dataset.driver, badge: e.querySelector('.reach').textContent })),
+  );
+  assert.deepEqual(
+    drivers,
+    (rec.drivers ?? []).map((d) => ({ name: d.name, badge: DRIVER_BADGES[d.status] ?? 'unknown' })),
+  );
+
+  assert.deepEqual(
+    await page.$$eval('#modes [data-mode]', (els) => els.map((e) => `${e.dataset.mode}:${e.dataset.possible}`)),
+    (rec.modes ?? []).map((m) => `${m.mode}:${m.possible}`),
+  );
+
+  const shapes = rec.shapes ?? [];
+  assert.equal(await page.locator('#shapes-table tbody tr').count(), shapes.length);
+  if (shapes.length > 0) {
+    const rows = await page.$$eval('#shapes-table tbody tr', (els) =>
+      els.map((e) => ({ shape: e.dataset.shape, fits: e.dataset.fits === 'true' })),
+    );
+    // Fitting shapes first, each group in the shape table's order.
+    const expected = [...shapes.filter((s) => s.fits), ...shapes.filter((s) => !s.fits)];
+    assert.deepEqual(rows, expected.map((s) => ({ shape: s.shape, fits: s.fits })));
+    assert.equal(await page.locator('#shapes-table thead th[scope="col"]').count(), 5);
+    if (rec.shapes_as_of) {
+      assert.equal(await page.textContent('#shapes-as-of'), `shape table as of ${rec.shapes_as_of}`);
+    }
+  }
+
+  const buttons = ['#download-schema', '#download-commands', '#download-metadata'];
+  const a = rec.artifacts;
+  if (!a) {
+    for (const b of buttons) assert.equal(await page.locator(b).count(), 0, `${b} without artifacts`);
+    assert.equal(await page.locator('#artifacts').count(), 0);
+    return;
+  }
+  const schema = await downloadOf(page, '#download-schema');
+  assert.equal(schema.name, 'schema.json');
+  assert.deepEqual(JSON.parse(schema.text), a.capability_schema);
+  const metadata = await downloadOf(page, '#download-metadata');
+  assert.equal(metadata.name, 'image_metadata.json');
+  assert.deepEqual(JSON.parse(metadata.text), a.image_metadata);
+  const script = await downloadOf(page, '#download-commands');
+  assert.equal(script.name, 'oci-commands.sh');
+  assert.match(script.text, /^#!\/bin\/sh\n/);
+  for (const cmd of [a.import_command, a.schema_command, ...a.shape_commands]) {
+    assert.ok(script.text.includes(cmd), `oci-commands.sh lacks ${cmd}`);
+  }
+  // The schema shown is the schema downloaded.
+  assert.deepEqual(JSON.parse(await page.textContent('[data-artifact="schema"] pre')), a.capability_schema);
+}
+
+test('the launch-decision card agrees with the downloaded report', async () => {
+  const p = await openPage();
+  const mark = p.requests.length;
+  await inspect(p.page, IMAGES.clean);
+  const report = JSON.parse((await downloadOf(p.page, '#download-report')).text);
+  await checkDecisionCard(p.page, report.recommendation);
+  // The downloads are object URLs made in the page: no request at all.
+  assertOnlyOwnFiles(p.requests, mark);
+  await p.page.locator('#decision').screenshot({ path: join(SHOTS, '09-decision-card-clean.png') });
+  await close(p);
+});
+
+/** A report with every field of the decision filled, made by hand while the core learns to
+ * fill them: the card must show all of it. */
+const SAMPLE_DECISION = JSON.parse(
+  await readFile(new URL('./sample-decision-report.json', import.meta.url), 'utf8'),
+);
+
+/**
+ * Open the page with the worker's report replaced by `sample` (the file name kept, so
+ * `inspect` sees its report): the card is tested on a full recommendation whatever the core
+ * fills today. Runs before the page's own scripts; only the worker's "done" message changes.
+ */
+async function openPageWithReport(sample, options) {
+  const p = await openPage(options);
+  await p.page.addInitScript((sample) => {
+    const Real = window.Worker;
+    window.Worker = class extends Real {
+      set onmessage(handler) {
+        super.onmessage = (event) => {
+          let data = event.data;
+          const message = typeof data === 'string' ? JSON.parse(data) : null;
+          if (message?.kind === 'done') {
+            const report = structuredClone(sample);
+            report.image.name = JSON.parse(message.report).image.name;
+            data = JSON.stringify({ kind: 'done', report: JSON.stringify(report, null, 2) + '\n' });
+          }
+          handler.call(this, new MessageEvent('message', { data }));
+        };
+      }
+    };
+  }, sample);
+  await p.page.reload();
+  await p.page.waitForSelector('#dropzone');
+  return p;
+}
+
+test('the launch-decision card shows a full recommendation: chain, drivers, shapes, artifacts', async () => {
+  const p = await openPageWithReport(SAMPLE_DECISION);
+  const mark = p.requests.length;
+  await inspect(p.page, IMAGES.clean);
+  const rec = SAMPLE_DECISION.recommendation;
+  await checkDecisionCard(p.page, rec);
+  assert.match(await p.page.textContent('.mode-meaning'), /virtio/);
+  assert.match(await p.page.textContent('#network-attachment'), new RegExp(rec.network_attachment));
+  assert.match(await p.page.textContent('#boot-volume-type'), new RegExp(rec.boot_volume_type));
+  assert.equal(await p.page.textContent('#architecture'), rec.architecture);
+  // The first firmware is the one to set.
+  assert.match(await p.page.textContent('#firmware li:first-child'), /set this/);
+  // Details are collapsed until asked for.
+  const details = p.page.locator('#chain details').first();
+  assert.equal(await details.evaluate((d) => d.open), false);
+  await details.locator('summary').click();
+  assert.equal(await details.evaluate((d) => d.open), true);
+
+  // Copy a command: the clipboard holds it exactly.
+  await p.page.click('#copy-import');
+  await p.page.waitForSelector('[data-artifact="import"] .action-status:has-text("Copied")');
+  assert.equal(await p.page.evaluate(() => navigator.clipboard.readText()), rec.artifacts.import_command);
+  // Every button says what it does.
+  for (const b of await p.page.locator('#decision button').all()) {
+    assert.match(await b.getAttribute('aria-label'), /^(Copy|Download) the /);
+  }
+  // The downloads were made in the page: nothing went out.
+  assertOnlyOwnFiles(p.requests, mark);
+
+  await p.page.locator('#decision').screenshot({ path: join(SHOTS, '09-decision-card.png') });
+  await p.page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await p.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than a narrow window`);
+  await p.page.locator('#decision').screenshot({ path: join(SHOTS, '09-decision-card-narrow.png') });
+  await close(p);
+});
+
+test('without the clipboard API, Copy falls back to the selection', async (t) => {
+  const p = await openPageWithReport(SAMPLE_DECISION);
+  await p.page.addInitScript(() => {
+    window.realClipboard = navigator.clipboard;
+    Object.defineProperty(Navigator.prototype, 'clipboard', { get: () => undefined });
+  });
+  await p.page.reload();
+  await p.page.waitForSelector('#dropzone');
+  await inspect(p.page, IMAGES.clean);
+  assert.equal(await p.page.evaluate(() => navigator.clipboard), undefined);
+  await p.page.click('#copy-schema-command');
+  await p.page.waitForSelector('[data-artifact="schema-command"] .action-status:not(:empty)');
+  const status = await p.page.textContent('[data-artifact="schema-command"] .action-status');
+  t.diagnostic(`fallback copy: ${status}`);
+  if (status.includes('Copied')) {
+    assert.equal(
+      await p.page.evaluate(() => window.realClipboard.readText()),
+      SAMPLE_DECISION.recommendation.artifacts.schema_command,
+    );
+  } else {
+    assert.match(status, /select the text and copy it/);
+  }
+  // The helper text area is gone and the focus is back on the button.
+  assert.equal(await p.page.locator('.clipboard-helper').count(), 0);
+  assert.equal(await p.page.evaluate(() => document.activeElement.id), 'copy-schema-command');
+  await close(p);
+});
+
+test('an undecided recommendation: the card says so and keeps the reasons', async () => {
+  const undecided = structuredClone(SAMPLE_DECISION);
+  undecided.recommendation = {
+    launch_mode: null,
+    firmware: [],
+    reasons: ['no kernel was found in /boot', 'the boot loader configuration names no kernel'],
+  };
+  const p = await openPageWithReport(undecided);
+  await inspect(p.page, IMAGES.clean);
+  await checkDecisionCard(p.page, undecided.recommendation);
+  assert.match(await p.page.textContent('#decision'), /not found/);
+  assert.equal(await p.page.locator('#decision .copy-button').count(), 0, 'no command without a mode');
+  await p.page.locator('#decision').screenshot({ path: join(SHOTS, '09-decision-card-undecided.png') });
+  await close(p);
+});

@@ -8,6 +8,7 @@
 //! What builds natively too (and is tested there): the worker protocol and the text the page
 //! shows. Everything that touches the browser is compiled only for `wasm`.
 
+pub mod decision;
 pub mod present;
 pub mod protocol;
 
@@ -15,6 +16,8 @@ pub mod protocol;
 pub mod app;
 #[cfg(target_family = "wasm")]
 pub mod blob;
+#[cfg(target_family = "wasm")]
+mod decision_view;
 #[cfg(target_family = "wasm")]
 mod dom;
 #[cfg(target_family = "wasm")]

@@ -1,4 +1,4 @@
-//! The report: verdict, launch mode card, findings grouped by level, rules that could not
+//! The report: verdict, launch-decision card (`decision_view.rs`), findings grouped by level, rules that could not
 //! run, and the details (image, partitions, guest, notes, what was read).
 
 use std::rc::Rc;
@@ -6,6 +6,7 @@ use std::rc::Rc;
 use preflight_report::{Finding, Level, Report, human_size};
 use yew::prelude::*;
 
+use crate::decision_view::DecisionCard;
 use crate::dom;
 use crate::present;
 
@@ -44,7 +45,7 @@ pub fn ReportView(props: &ReportProps) -> Html {
                     <p class="hint">{ present::read_summary(r.stats.bytes_read, r.stats.read_calls, r.image.file_size, r.stats.elapsed_ms) }</p>
                 </div>
             </div>
-            { launch_mode_card(r) }
+            <DecisionCard report={props.report.clone()} />
             { findings_view(r) }
             { not_evaluated_view(r) }
             { details_view(r) }
@@ -54,50 +55,6 @@ pub fn ReportView(props: &ReportProps) -> Html {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-fn launch_mode_card(r: &Report) -> Html {
-    let rec = &r.recommendation;
-    let mode = rec.launch_mode.clone().unwrap_or_else(|| "NONE".into());
-    let command = present::import_command(r);
-    html! {
-        <section class="card launch-mode" data-launch-mode={mode.clone()} aria-labelledby="launch-mode-title">
-            <h2 id="launch-mode-title">{ "Launch mode" }</h2>
-            <div class="mode-row">
-                <div class="mode">
-                    if let Some(m) = &rec.launch_mode {
-                        <span class="mode-name">{ present::launch_mode_name(m) }</span>
-                        <code class="mode-code">{ m }</code>
-                    } else {
-                        <span class="mode-name">{ "Not decided" }</span>
-                    }
-                </div>
-                <dl class="facts">
-                    <dt>{ "Firmware" }</dt>
-                    <dd>{ if rec.firmware.is_empty() { "not found".to_string() } else { rec.firmware.join(", ") } }</dd>
-                    if let Some(os) = r.guest.as_ref().and_then(|g| g.os.as_ref()) {
-                        <dt>{ "Operating system" }</dt>
-                        <dd>{ os.pretty_name.clone().or_else(|| os.name.clone()).unwrap_or_default() }</dd>
-                    }
-                    if let Some(arch) = r.guest.as_ref().and_then(|g| g.arch.clone()) {
-                        <dt>{ "Architecture" }</dt>
-                        <dd>{ arch }</dd>
-                    }
-                </dl>
-            </div>
-            if !rec.reasons.is_empty() {
-                <h3>{ "Why" }</h3>
-                <ul class="reasons">
-                    { for rec.reasons.iter().map(|reason| html! { <li>{ reason }</li> }) }
-                </ul>
-            }
-            if let Some(cmd) = command {
-                <h3>{ "Import with the OCI CLI" }</h3>
-                <p class="hint">{ "After uploading the image to Object Storage; fill in the values in angle brackets." }</p>
-                <CodeBlock text={cmd} label="import command" />
-            }
-        </section>
-    }
 }
 
 fn findings_view(r: &Report) -> Html {
