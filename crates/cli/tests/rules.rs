@@ -10,7 +10,7 @@ use common::{blockers, evidence, fired, report, scratch, sh};
 use preflight_fixtures::{
     Container, DiskSpec, GuestTree, Partitioning, cpio_newc, debian_guest, image, test_key,
 };
-use preflight_report::{Level, Status};
+use preflight_report::{Level, Report, Status};
 
 fn qcow2(tree: GuestTree) -> std::path::PathBuf {
     image(&DiskSpec::new(tree), Container::Qcow2V3)
@@ -668,6 +668,80 @@ fn imp_initramfs_fires_when_the_virtio_modules_are_installed_but_not_in_the_init
     let (_, r) = report(&bootable(debian_guest(), Container::Qcow2V3));
     assert!(fired(&r, "IMP-INITRAMFS").is_empty(), "{:#?}", r.findings);
     assert!(!r.not_evaluated.iter().any(|n| n.rule == "IMP-INITRAMFS"));
+}
+
+#[test]
+fn native_is_offered_only_with_signs_of_an_oci_platform_image_and_iscsi_boot() {
+    let k = preflight_fixtures::DEBIAN_KERNEL;
+    let dep_path = format!("/usr/lib/modules/{k}/modules.dep");
+    let base = debian_guest();
+    let dep = String::from_utf8(base.contents(&dep_path).unwrap().to_vec()).unwrap()
+        + "kernel/drivers/scsi/iscsi_tcp.ko:\n\
+           kernel/drivers/net/ethernet/mellanox/mlx5/core/mlx5_core.ko:\n";
+    let init = b"#!/bin/sh\n".to_vec();
+    let elf = b"\x7fELF".to_vec();
+    let modules: Vec<String> = [
+        "kernel/drivers/virtio/virtio_pci.ko",
+        "kernel/drivers/scsi/virtio_scsi.ko",
+        "kernel/drivers/block/virtio_blk.ko",
+        "kernel/drivers/net/virtio_net.ko",
+        "kernel/drivers/scsi/iscsi_tcp.ko",
+    ]
+    .iter()
+    .map(|m| format!("usr/lib/modules/{k}/{m}"))
+    .collect();
+    let mut members: Vec<(&str, &[u8], u32)> =
+        vec![("init", &init, 0o755), ("usr/sbin/iscsistart", &elf, 0o755)];
+    members.extend(modules.iter().map(|m| (m.as_str(), elf.as_slice(), 0o644)));
+    let platform = |tree: GuestTree| {
+        tree.file(&dep_path, &dep)
+            .file(&format!("/boot/initrd.img-{k}"), cpio_newc(members.clone()))
+    };
+
+    // Drivers and initiator, but nothing says OCI platform image: not offered.
+    let (_, r) = report(&bootable(platform(debian_guest()), Container::Qcow2V3));
+    let native = |r: &Report| {
+        r.recommendation
+            .modes
+            .iter()
+            .find(|m| m.mode == "NATIVE")
+            .cloned()
+            .unwrap()
+    };
+    let n = native(&r);
+    assert!(
+        !n.possible && n.why.contains("no sign of an OCI platform image"),
+        "{n:?}"
+    );
+    assert_eq!(
+        r.recommendation
+            .drivers
+            .iter()
+            .find(|d| d.name == "iscsi_tcp")
+            .map(|d| d.status.as_str()),
+        Some("initramfs")
+    );
+
+    // With Oracle's cloud-init datasource and hostname configuration: offered, with the
+    // evidence, and still not the recommendation.
+    let tree = platform(debian_guest())
+        .file("/etc/oci-hostname.conf", "PRESERVE_HOSTINFO=0\n")
+        .file(
+            "/etc/cloud/cloud.cfg.d/99_oracle.cfg",
+            "datasource_list: [ Oracle ]\n",
+        );
+    let (_, r) = report(&bootable(tree, Container::Qcow2V3));
+    let n = native(&r);
+    assert!(n.possible, "{n:?}");
+    assert!(
+        n.why.contains("/etc/oci-hostname.conf") && n.why.contains("iscsistart"),
+        "{n:?}"
+    );
+    assert_eq!(
+        r.recommendation.launch_mode.as_deref(),
+        Some("PARAVIRTUALIZED")
+    );
+    assert!(fired(&r, "REC-MODE").is_empty());
 }
 
 #[test]

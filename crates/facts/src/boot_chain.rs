@@ -205,16 +205,18 @@ pub fn gather(
     }
 
     if let Some(path) = &chain.kernel_path {
-        chain.image = Some(
-            kernel_image::read_file(files, path)
-                .map_err(|e| e.to_string())
-                .and_then(|i| i.ok_or_else(|| "the file is missing".to_string())),
-        );
+        chain.image = Some(read_kernel(files, path, kernels));
         if let Some(Ok(img)) = &chain.image
             && let Some(v) = &img.version
         {
             chain.release = Some(v.clone());
-            chain.release_from = Some(format!("{path} ({})", img.format.describe()));
+            chain.release_from = Some(if img.banner.is_some() {
+                format!("{path} ({})", img.format.describe())
+            } else {
+                format!(
+                    "the name of {path} and its module tree (the image's header gives no release)"
+                )
+            });
         }
     }
     chain.installed = installed_kernel(&chain, kernels);
@@ -229,6 +231,37 @@ pub fn gather(
     }
     chain.initrds = initrd_paths.iter().map(|p| read_initrd(files, p)).collect();
     chain
+}
+
+/// What the kernel file says. An uncompressed arm64 `Image` holds its release only in a banner
+/// somewhere in 25–40 MiB: when the file name already names an installed kernel's module
+/// tree, only its header is read and the release comes from the tree.
+fn read_kernel(
+    files: &dyn Files,
+    path: &str,
+    kernels: &KernelsFact,
+) -> Result<KernelImage, String> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let named = kernels
+        .kernels
+        .iter()
+        .filter(|k| k.modules_dir.is_some() && name.ends_with(&format!("-{}", k.version)))
+        .max_by_key(|k| k.version.len());
+    if let Some(k) = named
+        && let Ok(Some(head)) = files.head(path, kernel_image::HEAD_LEN)
+        && let Some(header) = kernel_image::read_plain_header(&head)
+    {
+        let mut img = header.map_err(|e| e.to_string())?;
+        img.version = Some(k.version.clone());
+        img.notes.push(format!(
+            "release from the file name's module tree {}; the image was not searched for its banner",
+            k.modules_dir.as_deref().unwrap_or_default()
+        ));
+        return Ok(img);
+    }
+    kernel_image::read_file(files, path)
+        .map_err(|e| e.to_string())
+        .and_then(|i| i.ok_or_else(|| "the file is missing".to_string()))
 }
 
 /// The installed kernel the chain boots: same release, else same image path, else one whose

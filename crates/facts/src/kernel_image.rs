@@ -644,6 +644,30 @@ fn read_inner(inner: &[u8], outer: KernelFormat) -> Result<KernelImage, KernelIm
 
 /// arm64/RISC-V `Image` or ELF: header facts, then the banner.
 fn read_plain(data: &[u8], format: KernelFormat) -> Result<KernelImage, KernelImageError> {
+    let mut img = plain_header(data, format)?;
+    find_banner(data, &mut img);
+    if img.banner.is_none() {
+        img.notes
+            .push("no \"Linux version\" banner found in the image".into());
+    }
+    Ok(img)
+}
+
+/// The header facts of an uncompressed arm64/RISC-V `Image` or ELF `vmlinux` (architecture,
+/// page size, EFI stub) from its first bytes ([`HEAD_LEN`]), without the banner search that
+/// needs the whole file (a 25–40 MiB read): for when the release is known from elsewhere
+/// (the module tree the file name points at). `None` for the other formats, whose release
+/// sits in a header or a payload [`read_file`] reads anyway.
+pub fn read_plain_header(head: &[u8]) -> Option<Result<KernelImage, KernelImageError>> {
+    match identify(head)? {
+        f @ (KernelFormat::Arm64Image | KernelFormat::RiscvImage | KernelFormat::Elf) => {
+            Some(plain_header(head, f))
+        }
+        _ => None,
+    }
+}
+
+fn plain_header(data: &[u8], format: KernelFormat) -> Result<KernelImage, KernelImageError> {
     let mut img = blank(format.clone());
     match format {
         KernelFormat::Arm64Image => {
@@ -684,11 +708,6 @@ fn read_plain(data: &[u8], format: KernelFormat) -> Result<KernelImage, KernelIm
             img.big_endian = data.get(5) == Some(&2);
         }
         _ => {}
-    }
-    find_banner(data, &mut img);
-    if img.banner.is_none() {
-        img.notes
-            .push("no \"Linux version\" banner found in the image".into());
     }
     Ok(img)
 }

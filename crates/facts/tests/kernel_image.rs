@@ -14,7 +14,7 @@ use std::process::Command;
 
 use preflight_facts::arch::Arch;
 use preflight_facts::kernel_image::{
-    Compression, HEAD_LEN, KernelFormat, bytes_needed, identify, read, read_file,
+    Compression, HEAD_LEN, KernelFormat, bytes_needed, identify, read, read_file, read_plain_header,
 };
 use preflight_facts::{Files, MemFiles};
 
@@ -244,6 +244,12 @@ fn debian_arm64_image_and_wrappings() {
     // `file -b`: "…, little-endian, 4K pages"
     assert!(k.file_b.contains("little-endian, 4K pages"), "{}", k.file_b);
     assert_eq!((img.big_endian, img.page_size_kib), (false, Some(4)));
+    // The header alone gives the same header facts, and no release.
+    let head = read_plain_header(&data[..HEAD_LEN]).unwrap().unwrap();
+    assert_eq!(
+        (head.arch, head.efi_stub, head.page_size_kib, head.version),
+        (img.arch, img.efi_stub, img.page_size_kib, None)
+    );
 
     // Image.gz and zboot (gzip) of the whole real image.
     let gz = gzip(&data);
