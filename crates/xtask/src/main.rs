@@ -504,7 +504,7 @@ fn site_images() -> SiteImages {
         ),
         large: image(
             &DiskSpec {
-                partitioning: Partitioning::Gpt,
+                partitioning: Partitioning::GptEfi,
                 disk_mib: 3072,
                 ..DiskSpec::new(debian_guest())
             },
