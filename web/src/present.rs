@@ -34,6 +34,31 @@ pub fn level_heading(level: Level) -> &'static str {
     }
 }
 
+/// "blocker"/"blockers", "warning"/"warnings", "info".
+pub fn level_word(level: Level, n: usize) -> &'static str {
+    match (level, n) {
+        (Level::Blocker, 1) => "blocker",
+        (Level::Blocker, _) => "blockers",
+        (Level::Warning, 1) => "warning",
+        (Level::Warning, _) => "warnings",
+        (Level::Info, _) => "info",
+    }
+}
+
+/// The area as a stable identifier for the page's markup and tests.
+pub fn area_id(area: preflight_report::Area) -> &'static str {
+    use preflight_report::Area;
+    match area {
+        Area::Image => "image",
+        Area::Boot => "boot",
+        Area::SshAccounts => "ssh_accounts",
+        Area::Network => "network",
+        Area::CloudInit => "cloud_init",
+        Area::Hygiene => "hygiene",
+        Area::Hardening => "hardening",
+    }
+}
+
 pub fn level_explanation(level: Level) -> &'static str {
     match level {
         Level::Blocker => "OCI import or Marketplace review fails until these are fixed.",

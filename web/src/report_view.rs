@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use preflight_report::{Finding, Level, Report, human_size};
+use preflight_report::{Area, Finding, Level, Report, human_size};
 use yew::prelude::*;
 
 use crate::decision_view::DecisionCard;
@@ -66,22 +66,38 @@ fn findings_view(r: &Report) -> Html {
             </section>
         };
     }
-    let groups = [Level::Blocker, Level::Warning, Level::Info];
+    let levels = [Level::Blocker, Level::Warning, Level::Info];
+    let counts = |items: &[&Finding]| {
+        html! {
+            <span class="level-counts">
+                { for levels.iter().map(|l| {
+                    let n = items.iter().filter(|f| f.level == *l).count();
+                    html! {
+                        <span class={classes!("badge", l.as_str(), (n == 0).then_some("none"))} data-count-level={l.as_str()}>
+                            { format!("{n} {}", present::level_word(*l, n)) }
+                        </span>
+                    }
+                }) }
+            </span>
+        }
+    };
+    let all: Vec<&Finding> = r.findings.iter().collect();
     html! {
         <section class="findings" id="findings" aria-labelledby="findings-title">
             <h2 id="findings-title" class="section-title">{ "Guideline findings" }</h2>
-            { for groups.iter().map(|level| {
-                let items: Vec<&Finding> = r.findings.iter().filter(|f| f.level == *level).collect();
+            <p class="findings-summary">{ counts(&all) }</p>
+            { for Area::ALL.iter().map(|area| {
+                let mut items: Vec<&Finding> = r.findings.iter().filter(|f| f.area == *area).collect();
                 if items.is_empty() {
                     return html! {};
                 }
+                items.sort_by_key(|f| levels.iter().position(|l| *l == f.level));
                 html! {
-                    <section class={classes!("level-group", level.as_str())} data-level-group={level.as_str()}>
+                    <section class="level-group" data-area-group={present::area_id(*area)}>
                         <h3>
-                            <span class={classes!("badge", level.as_str())}>{ present::level_heading(*level) }</span>
-                            <span class="group-count">{ items.len() }</span>
+                            <span class="area-name">{ area.label() }</span>
+                            { counts(&items) }
                         </h3>
-                        <p class="hint">{ present::level_explanation(*level) }</p>
                         { for items.into_iter().map(finding_view) }
                     </section>
                 }

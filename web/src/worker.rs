@@ -111,8 +111,11 @@ pub fn inspect_file(file: &File, verify_manifest: bool) -> FromWorker {
             read_calls: stats.read_calls,
         }));
     };
+    // toISOString is UTC, as the CLI's date.
+    let today: String = js_sys::Date::new_0().to_iso_string().into();
     let options = Options {
         verify_manifest,
+        today: today.get(..10).map(str::to_string),
         progress: Some(Box::new(progress)),
         ..Options::default()
     };

@@ -113,6 +113,24 @@ fn progress_on_terminal(file_size: u64) -> Option<Box<dyn Fn(Stage, ReadStats)>>
     }))
 }
 
+/// Today's UTC date as `YYYY-MM-DD`: days since 1970-01-01 to a civil date (the proleptic
+/// Gregorian calendar; H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
+fn today_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("preflight: {message}");
     ExitCode::from(EXIT_CANNOT_INSPECT)
@@ -172,6 +190,7 @@ fn check(
         .unwrap_or_default();
     let options = preflight_core::Options {
         verify_manifest,
+        today: Some(today_utc()),
         progress: progress_on_terminal(preflight_io::ByteSource::len(&file)),
         ..preflight_core::Options::default()
     };

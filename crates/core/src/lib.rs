@@ -60,6 +60,9 @@ pub struct Options {
     pub cache_bytes: u64,
     /// Check an OVA manifest's digests (reads the whole archive).
     pub verify_manifest: bool,
+    /// Today's date (`YYYY-MM-DD`, UTC), for the rules that weigh ages (REC-UPDATES). There
+    /// is no clock in wasm32: the caller passes it; `None` leaves ages unjudged.
+    pub today: Option<String>,
     /// Called at each stage with the bytes read so far (and repeatedly during
     /// [`Stage::Decompressing`]).
     pub progress: Option<Box<dyn Fn(Stage, ReadStats)>>,
@@ -71,6 +74,7 @@ impl Default for Options {
             cache_block: 256 * 1024,
             cache_bytes: 64 * 1024 * 1024,
             verify_manifest: false,
+            today: None,
             progress: None,
         }
     }
@@ -182,6 +186,7 @@ pub fn inspect(
     let mut disk = vols.disk.clone();
     disk.esps = esps(&vols, arch);
     let inputs = Inputs {
+        today: options.today.clone(),
         image,
         disk,
         volumes: vols.facts.clone(),
@@ -439,11 +444,29 @@ fn gather(
         &kernels,
     );
     let oci_signs = preflight_facts::oci_platform::gather(&files);
+    let hygiene = preflight_facts::hygiene::gather(&files, &homes);
+    notes.extend(hygiene.warnings.iter().cloned());
+    notes.extend(
+        hygiene
+            .cost
+            .truncated
+            .iter()
+            .map(|t| format!("hygiene scan stopped early: {t}")),
+    );
+    let banner = chain
+        .image
+        .as_ref()
+        .and_then(|r| r.as_ref().ok())
+        .and_then(|k| k.banner.clone());
+    let updates = preflight_facts::updates::gather(&files, banner.as_deref());
+    notes.extend(updates.warnings.iter().cloned());
     let boot = boot_fact(boot, ids);
     GuestFacts {
         boot,
         chain,
         oci_signs,
+        hygiene,
+        updates,
         os: os.os,
         arch,
         kernels,

@@ -10,6 +10,7 @@ pub mod boot;
 pub mod boot_chain;
 pub mod efi;
 pub mod files;
+pub mod hygiene;
 pub mod initramfs;
 pub mod kernel_image;
 pub mod kernels;
@@ -18,6 +19,7 @@ pub mod os;
 pub mod provenance;
 pub mod ssh_keys;
 pub mod sshd;
+pub mod updates;
 pub mod users;
 
 pub use files::{EntryKind, FileError, Files, ListEntry, MemFiles};

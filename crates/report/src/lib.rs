@@ -218,6 +218,9 @@ pub struct Evidence {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Finding {
     pub rule: String,
+    /// What part of the image the rule is about, for grouping.
+    #[serde(default)]
+    pub area: Area,
     pub level: Level,
     pub title: String,
     pub evidence: Vec<Evidence>,
@@ -228,8 +231,54 @@ pub struct Finding {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct NotEvaluated {
     pub rule: String,
+    #[serde(default)]
+    pub area: Area,
     pub title: String,
     pub reason: String,
+}
+
+/// The areas findings are grouped by, in report order.
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Area {
+    /// The file itself: format, size, self-containment, encryption, operating system.
+    #[default]
+    Image,
+    /// Firmware, boot loader, kernel, initramfs, launch mode, shapes.
+    Boot,
+    SshAccounts,
+    Network,
+    CloudInit,
+    /// What must be cleaned before capture: secrets, histories, leftovers, updates.
+    Hygiene,
+    /// Time, firewall, mandatory access control, iSCSI.
+    Hardening,
+}
+
+impl Area {
+    pub const ALL: [Area; 7] = [
+        Area::Image,
+        Area::Boot,
+        Area::SshAccounts,
+        Area::Network,
+        Area::CloudInit,
+        Area::Hygiene,
+        Area::Hardening,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Area::Image => "Image",
+            Area::Boot => "Boot and launch",
+            Area::SshAccounts => "SSH and accounts",
+            Area::Network => "Network",
+            Area::CloudInit => "cloud-init",
+            Area::Hygiene => "Hygiene",
+            Area::Hardening => "Hardening",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

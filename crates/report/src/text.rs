@@ -162,18 +162,39 @@ pub fn render_text(r: &Report) -> String {
     }
     decision(&mut o, rec);
 
-    for (level, heading) in [
-        (Level::Blocker, "BLOCKERS"),
-        (Level::Warning, "WARNINGS"),
-        (Level::Info, "INFO"),
-    ] {
-        let items: Vec<_> = r.findings.iter().filter(|f| f.level == level).collect();
+    // Findings by area, blockers first within each; the counts per level head each area.
+    for area in crate::Area::ALL {
+        let mut items: Vec<_> = r.findings.iter().filter(|f| f.area == area).collect();
+        let skipped = r.not_evaluated.iter().filter(|n| n.area == area).count();
         if items.is_empty() {
             continue;
         }
-        let _ = writeln!(o, "\n{heading}");
+        items.sort_by_key(|f| match f.level {
+            Level::Blocker => 0,
+            Level::Warning => 1,
+            Level::Info => 2,
+        });
+        let count = |l: Level| items.iter().filter(|f| f.level == l).count();
+        let _ = writeln!(
+            o,
+            "\n{} — {} blocker(s) · {} warning(s) · {} info{}",
+            area.label().to_uppercase(),
+            count(Level::Blocker),
+            count(Level::Warning),
+            count(Level::Info),
+            if skipped > 0 {
+                format!(" · {skipped} not evaluated")
+            } else {
+                String::new()
+            }
+        );
         for f in items {
-            let _ = writeln!(o, "  [{}] {}", f.rule, f.title);
+            let level = match f.level {
+                Level::Blocker => "BLOCKER",
+                Level::Warning => "warning",
+                Level::Info => "info",
+            };
+            let _ = writeln!(o, "  {level} [{}] {}", f.rule, f.title);
             for e in &f.evidence {
                 match e.line {
                     Some(l) => {

@@ -1,13 +1,14 @@
 //! Account rules: what /etc/passwd and /etc/shadow allow.
 
 use preflight_facts::users::PasswordState;
-use preflight_report::Level;
+use preflight_report::{Area, Level};
 
 use crate::sources::MARKETPLACE_IMAGES;
 use crate::{Hit, Inputs, Outcome, Rule, need_guest, outcome};
 
 pub const S16: Rule = Rule {
     id: "S16",
+    area: Area::SshAccounts,
     level: Level::Blocker,
     title: "No OS user may have a password, and none may have an empty one",
     source: MARKETPLACE_IMAGES,

@@ -4,13 +4,14 @@
 
 use preflight_facts::arch::Arch;
 use preflight_facts::boot::RootRef;
-use preflight_report::Level;
+use preflight_report::{Area, Level};
 
 use crate::sources::{BYOI, IMAGES, IMPORT_LINUX};
 use crate::{FstabState, Hit, Inputs, Outcome, Rule, need_guest, outcome};
 
 pub const IMP_BOOT: Rule = Rule {
     id: "IMP-BOOT",
+    area: Area::Boot,
     level: Level::Blocker,
     title: "The disk boots: boot code or an EFI loader, a boot configuration, and the kernel it names",
     source: BYOI,
@@ -19,6 +20,7 @@ pub const IMP_BOOT: Rule = Rule {
 
 pub const IMP_ROOTREF: Rule = Rule {
     id: "IMP-ROOTREF",
+    area: Area::Boot,
     level: Level::Blocker,
     title: "The boot loader and /etc/fstab name volumes by UUID, LABEL or LVM path, and those exist",
     source: IMPORT_LINUX,
@@ -27,6 +29,7 @@ pub const IMP_ROOTREF: Rule = Rule {
 
 pub const REC_SERIAL: Rule = Rule {
     id: "REC-SERIAL",
+    area: Area::Boot,
     level: Level::Warning,
     title: "The kernel command line has a serial console (ttyS0 on x86, ttyAMA0 on Arm)",
     source: IMAGES,

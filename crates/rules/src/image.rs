@@ -1,6 +1,6 @@
 //! Import requirements that concern the image file itself (OCI "Bring Your Own Image").
 
-use preflight_report::{Level, human_size};
+use preflight_report::{Area, Level, human_size};
 
 use crate::sources::{BYOI, IMPORT_LINUX};
 use crate::{FstabState, Hit, Inputs, Outcome, Rule, outcome};
@@ -12,6 +12,7 @@ const MAX_GB: u64 = 400 * 1000 * 1000 * 1000;
 
 pub const IMP_FORMAT: Rule = Rule {
     id: "IMP-FORMAT",
+    area: Area::Image,
     level: Level::Blocker,
     title: "The file must be QCOW2, a single-file VMDK (monolithicSparse or streamOptimized) or an .oci archive",
     source: IMPORT_LINUX,
@@ -20,6 +21,7 @@ pub const IMP_FORMAT: Rule = Rule {
 
 pub const IMP_SIZE: Rule = Rule {
     id: "IMP-SIZE",
+    area: Area::Image,
     level: Level::Blocker,
     title: "The virtual disk must be at most 400 GB",
     source: BYOI,
@@ -28,6 +30,7 @@ pub const IMP_SIZE: Rule = Rule {
 
 pub const IMP_STANDALONE: Rule = Rule {
     id: "IMP-STANDALONE",
+    area: Area::Image,
     level: Level::Blocker,
     title: "The image must be one self-contained disk",
     source: IMPORT_LINUX,
@@ -36,6 +39,7 @@ pub const IMP_STANDALONE: Rule = Rule {
 
 pub const IMP_ENCRYPT: Rule = Rule {
     id: "IMP-ENCRYPT",
+    area: Area::Image,
     level: Level::Blocker,
     title: "The disk must not be encrypted",
     source: BYOI,

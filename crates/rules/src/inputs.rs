@@ -1,11 +1,14 @@
 //! Everything the rules look at, gathered by the inspection before any rule runs.
 
 use preflight_facts::{
-    Provenance, arch::ArchFact, boot_chain::BootChain, efi::EspFacts, kernels::KernelsFact,
-    os::OsInfo, ssh_keys, sshd::SshdConfig, users::UsersFact,
+    Provenance, arch::ArchFact, boot_chain::BootChain, efi::EspFacts, hygiene::HygieneFact,
+    kernels::KernelsFact, os::OsInfo, ssh_keys, sshd::SshdConfig, updates::UpdatesFact,
+    users::UsersFact,
 };
 
 pub struct Inputs {
+    /// Today (`YYYY-MM-DD`), when the caller knows it.
+    pub today: Option<String>,
     pub image: ImageFacts,
     pub disk: DiskFacts,
     pub volumes: Vec<VolumeFacts>,
@@ -142,6 +145,10 @@ pub struct GuestFacts {
     pub chain: BootChain,
     /// Signs the image was built from an OCI platform image (NATIVE mode needs them).
     pub oci_signs: Vec<(Provenance, String)>,
+    /// Secrets, histories and build leftovers.
+    pub hygiene: HygieneFact,
+    /// The kernel's build date and the last package operation.
+    pub updates: UpdatesFact,
 }
 
 /// What the boot loader configuration says the default entry boots.

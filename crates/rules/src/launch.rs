@@ -3,7 +3,7 @@
 //! has the drivers it needs (G01's offline proxy).
 
 use preflight_facts::boot_chain::Reach;
-use preflight_report::Level;
+use preflight_report::{Area, Level};
 
 use crate::mode::{Decision, PV_STORAGE, decide, recommend};
 use crate::shapes::LaunchMode;
@@ -12,6 +12,7 @@ use crate::{GuestFacts, Hit, Inputs, Outcome, Rule, need_guest, outcome};
 
 pub const IMP_INITRAMFS: Rule = Rule {
     id: "IMP-INITRAMFS",
+    area: Area::Boot,
     level: Level::Blocker,
     title: "The default kernel's initramfs can reach the boot volume on OCI",
     source: BYOI,
@@ -20,6 +21,7 @@ pub const IMP_INITRAMFS: Rule = Rule {
 
 pub const REC_MODE: Rule = Rule {
     id: "REC-MODE",
+    area: Area::Boot,
     level: Level::Warning,
     title: "The image uses paravirtualized mode",
     source: BYOI,
@@ -28,6 +30,7 @@ pub const REC_MODE: Rule = Rule {
 
 pub const G01: Rule = Rule {
     id: "G01",
+    area: Area::Boot,
     level: Level::Blocker,
     title: "The image boots on every shape marked compatible (its drivers are there)",
     source: MARKETPLACE_IMAGES,

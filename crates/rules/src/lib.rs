@@ -8,10 +8,12 @@ mod accounts;
 mod archive;
 mod artifacts;
 mod boot;
+mod hygiene;
 mod image;
 mod inputs;
 mod launch;
 mod mode;
+pub mod os;
 pub mod shapes;
 mod sources;
 mod ssh;
@@ -21,6 +23,7 @@ pub use inputs::{
     ImageFacts, Inputs, VolumeFacts,
 };
 pub use mode::recommend;
+pub use preflight_report::Area;
 use preflight_report::{Evidence, Finding, Level, NotEvaluated};
 pub use shapes::{
     CapabilitySchema, Firmware, Fit, LaunchMode, Shape, ShapeFamily, compatible_shapes,
@@ -77,6 +80,7 @@ pub enum Outcome {
 
 pub struct Rule {
     pub id: &'static str,
+    pub area: Area,
     pub level: Level,
     pub title: &'static str,
     pub source: &'static str,
@@ -89,6 +93,7 @@ pub const CATALOG: &[Rule] = &[
     image::IMP_SIZE,
     image::IMP_STANDALONE,
     image::IMP_ENCRYPT,
+    os::IMP_OS,
     ssh::S01,
     ssh::S10,
     ssh::S14,
@@ -100,6 +105,10 @@ pub const CATALOG: &[Rule] = &[
     boot::REC_SERIAL,
     launch::REC_MODE,
     launch::G01,
+    hygiene::REC_SECRETS,
+    hygiene::REC_HISTORY,
+    hygiene::REC_LEFTOVERS,
+    hygiene::REC_UPDATES,
 ];
 
 /// Run every rule.
@@ -111,6 +120,7 @@ pub fn evaluate(inputs: &Inputs) -> (Vec<Finding>, Vec<NotEvaluated>) {
             Outcome::Pass => {}
             Outcome::Hits(hits) => findings.extend(hits.into_iter().map(|h| Finding {
                 rule: rule.id.to_string(),
+                area: rule.area,
                 level: h.level.unwrap_or(rule.level),
                 title: h.title,
                 evidence: h.evidence,
@@ -119,6 +129,7 @@ pub fn evaluate(inputs: &Inputs) -> (Vec<Finding>, Vec<NotEvaluated>) {
             })),
             Outcome::NotEvaluated(reason) => not_evaluated.push(NotEvaluated {
                 rule: rule.id.to_string(),
+                area: rule.area,
                 title: rule.title.to_string(),
                 reason,
             }),

@@ -4,13 +4,14 @@
 
 use preflight_facts::ssh_keys::KeyFileKind;
 use preflight_facts::sshd::{Setting, SshdConfig};
-use preflight_report::Level;
+use preflight_report::{Area, Level};
 
 use crate::sources::MARKETPLACE_IMAGES;
 use crate::{GuestFacts, Hit, Inputs, Outcome, Rule, need_guest, outcome};
 
 pub const S01: Rule = Rule {
     id: "S01",
+    area: Area::SshAccounts,
     level: Level::Blocker,
     title: "SSH host keys must not ship in the image",
     source: MARKETPLACE_IMAGES,
@@ -19,6 +20,7 @@ pub const S01: Rule = Rule {
 
 pub const S10: Rule = Rule {
     id: "S10",
+    area: Area::SshAccounts,
     level: Level::Blocker,
     title: "No authorized_keys file may hold a key: keys are given at launch",
     source: MARKETPLACE_IMAGES,
@@ -27,6 +29,7 @@ pub const S10: Rule = Rule {
 
 pub const S14: Rule = Rule {
     id: "S14",
+    area: Area::SshAccounts,
     level: Level::Blocker,
     title: "Root login must be disabled",
     source: MARKETPLACE_IMAGES,
@@ -35,6 +38,7 @@ pub const S14: Rule = Rule {
 
 pub const REC_SSH_PASSWORD: Rule = Rule {
     id: "REC-SSH-PASSWORD",
+    area: Area::SshAccounts,
     level: Level::Warning,
     title: "sshd should not accept passwords",
     source: MARKETPLACE_IMAGES,
