@@ -8,19 +8,25 @@
 pub mod arch;
 pub mod boot;
 pub mod boot_chain;
+pub mod cloud_init;
 pub mod efi;
 pub mod files;
+pub mod hardening;
 pub mod hygiene;
 pub mod initramfs;
 pub mod kernel_image;
 pub mod kernels;
+pub mod network;
 pub mod oci_platform;
 pub mod os;
+pub mod packages;
 pub mod provenance;
 pub mod ssh_keys;
 pub mod sshd;
+pub mod systemd;
 pub mod updates;
 pub mod users;
+pub mod yaml;
 
 pub use files::{EntryKind, FileError, Files, ListEntry, MemFiles};
 pub use provenance::Provenance;

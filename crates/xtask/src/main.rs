@@ -27,6 +27,10 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ),
     ("fdisk", "sfdisk: MBR fixtures, partition tables as JSON"),
     ("gdisk", "sgdisk: GPT fixtures"),
+    (
+        "debootstrap",
+        "debootstrap: the real Debian 12 cloud image fixture (tests/fixtures/src/debootstrap.rs)",
+    ),
     ("dosfstools", "mkfs.vfat: EFI system partitions"),
     ("mtools", "mmd, mcopy, mdir: files inside vfat images"),
     (
@@ -85,8 +89,36 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
         "ssh-keygen: fingerprints checked against OpenSSH's",
     ),
     (
+        "nftables",
+        "nft -c -f: the nftables fixtures of the hardening reader are valid rule sets",
+    ),
+    (
+        "libxml2-utils",
+        "xmllint --noout: the firewalld zone fixtures are well-formed XML",
+    ),
+    (
+        "chrony",
+        "chronyd -p -f: the chrony configuration as chrony parses it (includes expanded)",
+    ),
+    (
+        "iptables",
+        "iptables-restore --test: the saved iptables rule fixtures",
+    ),
+    (
         "chromium",
         "headless browser for the web page's end-to-end tests",
+    ),
+    (
+        "rpm",
+        "rpmbuild, rpm --justdb, rpmdb --exportdb, rpm.vercmp: real RPM databases for the package reader",
+    ),
+    (
+        "db5.3-util",
+        "db5.3_load, db5.3_dump: Berkeley DB hash Packages files (RHEL 7/8 layout)",
+    ),
+    (
+        "sqlite3",
+        "sqlite3: a live write-ahead log on rpmdb.sqlite for the package reader",
     ),
     (
         "chromium-driver",
@@ -95,6 +127,15 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     (
         "nodejs",
         "node (and npm): runs the browser tests (tests/e2e), installs playwright-core",
+    ),
+    (
+        "netplan.io",
+        "netplan generate --root-dir: netplan fixtures rendered to networkd/NetworkManager \
+         files the network reader must agree with (writes only under the given root)",
+    ),
+    (
+        "ifupdown",
+        "ifquery -i FILE: /etc/network/interfaces stanzas and includes as ifupdown parses them",
     ),
 ];
 
