@@ -460,6 +460,26 @@ fn gather(
         .and_then(|k| k.banner.clone());
     let updates = preflight_facts::updates::gather(&files, banner.as_deref());
     notes.extend(updates.warnings.iter().cloned());
+    let cmdline = boot
+        .as_ref()
+        .ok()
+        .and_then(|c| c.default_entry())
+        .and_then(|e| e.cmdline.clone());
+    let cloud_init = preflight_facts::cloud_init::gather(&files, cmdline.as_deref());
+    notes.extend(
+        cloud_init
+            .warnings
+            .iter()
+            .map(|w| format!("cloud-init: {w}")),
+    );
+    let packages = preflight_facts::packages::gather(&files);
+    notes.extend(packages.warnings.iter().map(|w| format!("packages: {w}")));
+    let systemd = preflight_facts::systemd::Systemd::load_with_cmdline(&files, cmdline.as_deref());
+    notes.extend(systemd.warnings().iter().map(|w| format!("systemd: {w}")));
+    let network = preflight_facts::network::gather(&files);
+    notes.extend(network.warnings.iter().map(|w| format!("network: {w}")));
+    let hardening = preflight_facts::hardening::gather(&files, cmdline.as_deref());
+    notes.extend(hardening.warnings.iter().cloned());
     let boot = boot_fact(boot, ids);
     GuestFacts {
         boot,
@@ -467,6 +487,11 @@ fn gather(
         oci_signs,
         hygiene,
         updates,
+        cloud_init,
+        packages,
+        systemd,
+        network,
+        hardening,
         os: os.os,
         arch,
         kernels,

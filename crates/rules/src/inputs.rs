@@ -149,6 +149,11 @@ pub struct GuestFacts {
     pub hygiene: HygieneFact,
     /// The kernel's build date and the last package operation.
     pub updates: UpdatesFact,
+    pub cloud_init: preflight_facts::cloud_init::CloudInitFact,
+    pub packages: preflight_facts::packages::PackagesFact,
+    pub systemd: preflight_facts::systemd::Systemd,
+    pub network: preflight_facts::network::NetworkFact,
+    pub hardening: preflight_facts::hardening::HardeningFact,
 }
 
 /// What the boot loader configuration says the default entry boots.

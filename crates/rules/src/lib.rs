@@ -8,11 +8,14 @@ mod accounts;
 mod archive;
 mod artifacts;
 mod boot;
+mod cloud_init;
+mod hardening;
 mod hygiene;
 mod image;
 mod inputs;
 mod launch;
 mod mode;
+mod network;
 pub mod os;
 pub mod shapes;
 mod sources;
@@ -99,16 +102,26 @@ pub const CATALOG: &[Rule] = &[
     ssh::S14,
     accounts::S16,
     ssh::REC_SSH_PASSWORD,
+    accounts::REC_USER,
+    accounts::REC_ROOT_SHELL,
     boot::IMP_BOOT,
     boot::IMP_ROOTREF,
     launch::IMP_INITRAMFS,
     boot::REC_SERIAL,
     launch::REC_MODE,
     launch::G01,
+    network::G03,
+    network::G05,
+    cloud_init::S08,
+    cloud_init::G08,
     hygiene::REC_SECRETS,
     hygiene::REC_HISTORY,
     hygiene::REC_LEFTOVERS,
     hygiene::REC_UPDATES,
+    hardening::REC_NTP,
+    hardening::REC_FIREWALL,
+    hardening::REC_MAC,
+    hardening::REC_ISCSI,
 ];
 
 /// Run every rule.

@@ -327,6 +327,46 @@ fn password_auth(i: &Inputs) -> Outcome {
         }
         hits.push(hit);
     }
+    // cloud-init's set-passwords module rewrites PasswordAuthentication at first boot
+    // (ssh_pwauth): the instance has what it writes, not what the image's files say.
+    let fb = &g.cloud_init.first_boot;
+    if fb.runs {
+        match fb.sets_password_authentication {
+            Some(true) => {
+                hits.retain(|h| !h.title.starts_with("sshd accepts passwords"));
+                let at = fb.password_authentication_provenance.clone();
+                hits.push(
+                    Hit::new(
+                        "cloud-init turns SSH password logins on at first boot (ssh_pwauth: true)",
+                        format!(
+                            "Set ssh_pwauth: false in {} (or remove the setting and set PasswordAuthentication no in sshd's configuration)",
+                            at.as_ref().map_or("/etc/cloud/cloud.cfg.d/", |p| p.path.as_str())
+                        ),
+                    )
+                    .at(
+                        at.as_ref().map_or_else(|| "/etc/cloud/cloud.cfg".to_string(), |p| p.path.clone()),
+                        at.as_ref().and_then(|p| p.line),
+                        format!(
+                            "ssh_pwauth: true; cloud-init writes PasswordAuthentication yes into {}",
+                            fb.password_authentication_file.as_deref().unwrap_or("sshd's configuration")
+                        ),
+                    ),
+                );
+            }
+            Some(false) => {
+                // It writes `no`: that decides unless a file sshd reads first says otherwise
+                // (sshd keeps the first value).
+                let effective = g.sshd.effective("PasswordAuthentication");
+                let decided_elsewhere = effective.provenance().is_some_and(|p| {
+                    Some(p.path.as_str()) != fb.password_authentication_file.as_deref()
+                });
+                if !decided_elsewhere {
+                    hits.retain(|h| !h.title.starts_with("sshd accepts passwords"));
+                }
+            }
+            None => {}
+        }
+    }
     if hits.is_empty() && !g.sshd.complete {
         return Outcome::NotEvaluated(format!(
             "the sshd configuration could not be read completely: {}",
