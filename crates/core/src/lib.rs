@@ -238,11 +238,41 @@ pub fn inspect(
             bytes_read: stats.bytes_read,
             read_calls: stats.read_calls,
             elapsed_ms: 0,
+            scans: inputs.guest.as_ref().map(scan_stats).unwrap_or_default(),
         },
     };
     report.finish();
     progress(Stage::Done);
     Ok(report)
+}
+
+/// What the bounded guest scans cost.
+fn scan_stats(g: &GuestFacts) -> Vec<preflight_report::ScanStat> {
+    let h = &g.hygiene.cost;
+    let imds = &g.hardening.imds_refs;
+    vec![
+        preflight_report::ScanStat {
+            what: "secrets, histories, leftovers".into(),
+            files: h.files_opened + h.files_sized,
+            bytes: h.bytes_read,
+            dirs: h.dirs_listed,
+            truncated: !h.truncated.is_empty(),
+        },
+        preflight_report::ScanStat {
+            what: "IMDSv1 references".into(),
+            files: imds.files_scanned as u64,
+            bytes: imds.bytes_read,
+            dirs: 0,
+            truncated: imds.truncated,
+        },
+        preflight_report::ScanStat {
+            what: "systemd units".into(),
+            files: g.systemd.files_read() as u64,
+            bytes: g.systemd.bytes_read(),
+            dirs: 0,
+            truncated: false,
+        },
+    ]
 }
 
 /// What UEFI firmware would run from each EFI system partition, for the guest's architecture

@@ -581,11 +581,29 @@ pub struct FstabLine {
     pub volume: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct Stats {
     pub bytes_read: u64,
     pub read_calls: u64,
     pub elapsed_ms: u64,
+    /// What the bounded guest scans cost (the secrets and leftovers scan, the IMDSv1
+    /// reference scan, the systemd unit reader), for the benchmark.
+    #[serde(default)]
+    pub scans: Vec<ScanStat>,
+}
+
+/// The cost of one guest scan: files opened and bytes read through the guest's files.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct ScanStat {
+    pub what: String,
+    pub files: u64,
+    pub bytes: u64,
+    /// Directories listed, where the scan walks.
+    #[serde(default)]
+    pub dirs: u64,
+    /// A limit stopped it: the result is partial.
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 impl Report {
