@@ -26,7 +26,7 @@ fn levels(r: &Report, rule: &str) -> Vec<Level> {
 #[test]
 fn the_clean_guest_passes_the_blocking_guidelines() {
     let r = check(debian_guest());
-    for rule in ["S08", "G03", "G05", "G08"] {
+    for rule in ["S08", "G03", "G05", "G08", "IMP-OS"] {
         assert!(fired(&r, rule).is_empty(), "{rule}: {:#?}", r.findings);
         assert!(!r.not_evaluated.iter().any(|n| n.rule == rule), "{rule}");
     }
@@ -270,4 +270,29 @@ fn accounts_default_user_and_root_shell() {
         r.findings
     );
     assert!(fired(&r, "REC-ROOT-SHELL").is_empty());
+}
+
+#[test]
+fn imp_os_warns_for_unlisted_and_unknown_distributions() {
+    let rocky = "NAME=\"Rocky Linux\"\nVERSION=\"9.3 (Blue Onyx)\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.3\"\nPRETTY_NAME=\"Rocky Linux 9.3 (Blue Onyx)\"\n";
+    let r = check(debian_guest().file("/usr/lib/os-release", rocky));
+    let f = fired(&r, "IMP-OS");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert_eq!(f[0].level, Level::Warning);
+    assert!(
+        f[0].title.contains("not on Oracle's list"),
+        "{}",
+        f[0].title
+    );
+    assert!(evidence(f[0]).contains("ID=rocky VERSION_ID=9.3"));
+
+    let r = check(
+        debian_guest()
+            .remove("/usr/lib/os-release")
+            .remove("/etc/os-release")
+            .remove("/etc/debian_version"),
+    );
+    let f = fired(&r, "IMP-OS");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert!(f[0].title.contains("could not be identified"));
 }

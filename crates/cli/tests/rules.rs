@@ -193,8 +193,15 @@ fn s10_empty_or_comment_only_files_pass() {
 
 #[test]
 fn s14_default_prohibit_password_is_not_disabled() {
-    let tree = debian_guest().remove("/etc/ssh/sshd_config.d/40-hardening.conf");
-    let (code, r) = report(&qcow2(tree));
+    // cloud-init would refuse root's key at first boot (disable_root, the default): turn
+    // that off to see sshd alone.
+    let tree = debian_guest()
+        .remove("/etc/ssh/sshd_config.d/40-hardening.conf")
+        .file(
+            "/etc/cloud/cloud.cfg.d/99-root.cfg",
+            "disable_root: false\n",
+        );
+    let (code, r) = report(&qcow2(tree.clone()));
     assert_eq!(code, 1);
     let f = fired(&r, "S14");
     assert_eq!(f.len(), 1);
@@ -204,6 +211,18 @@ fn s14_default_prohibit_password_is_not_disabled() {
         "{ev}"
     );
     assert!(ev.contains("root's shell is /bin/bash"), "{ev}");
+
+    // With cloud-init's disable_root (Debian's cloud.cfg says true), the key root gets at
+    // launch refuses the login: the instance does not let root in.
+    let (_, r) = report(&qcow2(tree.remove("/etc/cloud/cloud.cfg.d/99-root.cfg")));
+    assert!(fired(&r, "S14").is_empty(), "{:#?}", r.findings);
+    // PermitRootLogin yes lets root in with a password whatever cloud-init does with keys.
+    let yes = debian_guest().file(
+        "/etc/ssh/sshd_config.d/40-hardening.conf",
+        "PermitRootLogin yes\n",
+    );
+    let (_, r) = report(&qcow2(yes));
+    assert_eq!(fired(&r, "S14").len(), 1, "{:#?}", r.findings);
 }
 
 #[test]
@@ -257,10 +276,15 @@ fn s14_a_match_block_can_reopen_root_login() {
 
 #[test]
 fn s14_explicit_prohibit_password_fires_and_nologin_shell_passes() {
-    let tree = debian_guest().file(
-        "/etc/ssh/sshd_config.d/40-hardening.conf",
-        "PermitRootLogin without-password\n",
-    );
+    let tree = debian_guest()
+        .file(
+            "/etc/ssh/sshd_config.d/40-hardening.conf",
+            "PermitRootLogin without-password\n",
+        )
+        .file(
+            "/etc/cloud/cloud.cfg.d/99-root.cfg",
+            "disable_root: false\n",
+        );
     let (_, r) = report(&qcow2(tree.clone()));
     let f = fired(&r, "S14");
     assert_eq!(f.len(), 1);
@@ -730,7 +754,7 @@ fn native_is_offered_only_with_signs_of_an_oci_platform_image_and_iscsi_boot() {
             "/etc/cloud/cloud.cfg.d/99_oracle.cfg",
             "datasource_list: [ Oracle ]\n",
         );
-    let (_, r) = report(&bootable(tree, Container::Qcow2V3));
+    let (_, r) = report(&bootable(tree.clone(), Container::Qcow2V3));
     let n = native(&r);
     assert!(n.possible, "{n:?}");
     assert!(
@@ -742,6 +766,28 @@ fn native_is_offered_only_with_signs_of_an_oci_platform_image_and_iscsi_boot() {
         Some("PARAVIRTUALIZED")
     );
     assert!(fired(&r, "REC-MODE").is_empty());
+    // An iSCSI-booting image needs iscsid.conf's long replacement timeout (REC-ISCSI).
+    let f = fired(&r, "REC-ISCSI");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert!(f[0].title.contains("iscsid.conf"), "{}", f[0].title);
+    let (_, r) = report(&bootable(
+        tree.clone().file(
+            "/etc/iscsi/iscsid.conf",
+            "node.startup = automatic\nnode.session.timeo.replacement_timeout = 120\n",
+        ),
+        Container::Qcow2V3,
+    ));
+    let f = fired(&r, "REC-ISCSI");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert_eq!(f[0].evidence[0].line, Some(2));
+    let (_, r) = report(&bootable(
+        tree.file(
+            "/etc/iscsi/iscsid.conf",
+            "node.startup = automatic\nnode.session.timeo.replacement_timeout = 6000\n",
+        ),
+        Container::Qcow2V3,
+    ));
+    assert!(fired(&r, "REC-ISCSI").is_empty(), "{:#?}", r.findings);
 }
 
 #[test]

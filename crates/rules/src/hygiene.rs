@@ -308,6 +308,29 @@ fn updates(i: &Inputs) -> Outcome {
             ),
         );
     }
+    // RPM records each package's install time in its database.
+    if let Some(t) = g.packages.newest_install
+        && u.last_package_operation.is_none()
+    {
+        let d = (t / 86_400) as i64;
+        if today - d > STALE_DAYS {
+            hits.push(
+                Hit::new(
+                    format!("The newest package was installed {} days ago", today - d),
+                    update,
+                )
+                .at(
+                    g.packages
+                        .db
+                        .as_ref()
+                        .map(|(_, p)| p.clone())
+                        .unwrap_or_default(),
+                    None,
+                    "newest INSTALLTIME in the RPM database",
+                ),
+            );
+        }
+    }
     if let Some((last, at)) = &u.last_package_operation
         && let Some(d) = days(last)
         && today - d > STALE_DAYS
