@@ -130,6 +130,11 @@ async function findings(page) {
   );
 }
 
+/** The blocker entries of `findings()`. */
+function blockersOf(list) {
+  return list.filter((f) => f.endsWith(':blocker'));
+}
+
 async function shot(page, name, fullPage = true) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
 }
@@ -158,14 +163,22 @@ test('the page says what it does and that nothing is uploaded', async () => {
   await close(p);
 });
 
-test('a clean image: ready, paravirtualized, no finding, nothing sent anywhere', async () => {
+test('a clean image: ready, paravirtualized, no blocker, the CLI findings, nothing sent anywhere', async () => {
   const p = await openPage();
   const mark = p.requests.length;
   await inspect(p.page, IMAGES.clean);
   assert.equal(await p.page.getAttribute('.verdict', 'data-verdict'), 'ready');
   assert.equal(await p.page.getAttribute('[data-launch-mode]', 'data-launch-mode'), 'PARAVIRTUALIZED');
-  assert.deepEqual(await findings(p.page), []);
-  assert.match(await p.page.textContent('.launch-mode'), /BIOS/);
+  assert.deepEqual(blockersOf(await findings(p.page)), []);
+  // Every finding the CLI reports (warnings: no firewall, root's shell, …) is on the page.
+  const cli = cliReport(IMAGES.clean);
+  assert.deepEqual(await findings(p.page), cli.findings.map((f) => `${f.rule}:${f.level}`).sort());
+  // Grouped by area, with counts per level.
+  for (const area of new Set(cli.findings.map((f) => f.area))) {
+    assert.ok(await p.page.$(`[data-area-group="${area}"]`), `no group for area ${area}`);
+  }
+  // The sample boots with UEFI (an EFI system partition with a loader on the removable path).
+  assert.match(await p.page.textContent('.launch-mode'), /UEFI_64/);
   // The worker's own files are the only requests the inspection made.
   const during = assertOnlyOwnFiles(p.requests, mark);
   for (const r of during) {
@@ -181,7 +194,7 @@ test('a violating image: S01 and S10 blockers with evidence, remedy and source',
   await inspect(p.page, IMAGES.violating);
   assertOnlyOwnFiles(p.requests, mark);
   assert.equal(await p.page.getAttribute('.verdict', 'data-verdict'), 'blocked');
-  assert.deepEqual(await findings(p.page), ['S01:blocker', 'S10:blocker']);
+  assert.deepEqual(blockersOf(await findings(p.page)), ['S01:blocker', 'S10:blocker']);
   const s01 = p.page.locator('[data-rule="S01"]');
   assert.match(await s01.textContent(), /\/etc\/ssh\/ssh_host_ed25519_key/);
   assert.match(await s01.locator('.remedy').textContent(), /rm -f \/etc\/ssh\/ssh_host_\*/);
@@ -205,7 +218,7 @@ test('a violating image: S01 and S10 blockers with evidence, remedy and source',
   assert.equal(download.suggestedFilename(), 'disk.qcow2.preflight.json');
   const report = JSON.parse(await readFile(await download.path(), 'utf8'));
   assert.equal(report.schema_version, 1);
-  assert.deepEqual(report.findings.map((f) => f.rule).sort(), ['S01', 'S10']);
+  assert.deepEqual(report.findings.filter((f) => f.level === 'blocker').map((f) => f.rule).sort(), ['S01', 'S10']);
   assert.equal(report.verdict.status, 'blocked');
   assert.ok(report.stats.read_calls > 0);
   await shot(p.page, '03-violating-report');
@@ -224,7 +237,7 @@ test('a 3 GiB raw image: read past 2 GiB, IMP-FORMAT blocker, launch mode shown'
   await inspect(p.page, IMAGES.large);
   assertOnlyOwnFiles(p.requests, mark);
   assert.equal(await p.page.getAttribute('[data-launch-mode]', 'data-launch-mode'), 'PARAVIRTUALIZED');
-  assert.deepEqual(await findings(p.page), ['IMP-FORMAT:blocker']);
+  assert.deepEqual(blockersOf(await findings(p.page)), ['IMP-FORMAT:blocker']);
   assert.match(await p.page.textContent('.verdict .eyebrow'), /3\.0 GiB virtual/);
   const [download] = await Promise.all([
     p.page.waitForEvent('download'),
