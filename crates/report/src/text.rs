@@ -449,7 +449,7 @@ fn decision(o: &mut String, rec: &crate::Recommendation) {
     if rec.artifacts.is_some() {
         let _ = writeln!(
             o,
-            "  artifacts: the capability schema, import and shape commands and image_metadata.json are in the JSON report (--json), or written by --emit-artifacts DIR"
+            "  artifacts: the capability schema, import and shape commands and image_metadata.json are in the JSON report (--format json), or written by --emit-artifacts DIR"
         );
     }
 }
