@@ -296,3 +296,32 @@ fn imp_os_warns_for_unlisted_and_unknown_distributions() {
     assert_eq!(f.len(), 1, "{:#?}", r.findings);
     assert!(f[0].title.contains("could not be identified"));
 }
+
+#[test]
+fn rec_firewall_needs_a_rule_set_that_drops_something() {
+    let unit = "[Unit]\nDescription=nftables\n\n[Service]\nType=oneshot\nExecStart=/usr/sbin/nft -f /etc/nftables.conf\n\n[Install]\nWantedBy=sysinit.target\n";
+    let with = |conf: &str| {
+        debian_guest()
+            .file("/etc/nftables.conf", conf)
+            .file("/usr/lib/systemd/system/nftables.service", unit)
+            .symlink(
+                "/etc/systemd/system/sysinit.target.wants/nftables.service",
+                "/lib/systemd/system/nftables.service",
+            )
+    };
+    // Debian 12's /etc/nftables.conf as the nftables package ships it: chains, no rule.
+    let debian_default = "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter;\n\t}\n\tchain forward {\n\t\ttype filter hook forward priority filter;\n\t}\n\tchain output {\n\t\ttype filter hook output priority filter;\n\t}\n}\n";
+    let r = check(with(debian_default));
+    let f = fired(&r, "REC-FIREWALL");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert_eq!(f[0].level, Level::Warning);
+    assert!(f[0].title.contains("accepts everything"), "{}", f[0].title);
+    assert_eq!(f[0].evidence[0].path, "/etc/nftables.conf");
+
+    let filtering = "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t\tct state established,related accept\n\t\tiif lo accept\n\t\ttcp dport 22 accept\n\t}\n}\n";
+    let r = check(with(filtering));
+    let f = fired(&r, "REC-FIREWALL");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert_eq!(f[0].level, Level::Info);
+    assert!(evidence(f[0]).contains("22/tcp"), "{}", evidence(f[0]));
+}

@@ -151,6 +151,9 @@ pub struct RuleSet {
     /// An nftables chain hooked on input exists (without a policy it accepts everything).
     pub has_input_chain: bool,
     pub open_ports: Vec<OpenPort>,
+    /// The first rule or policy that drops or rejects traffic: without one, the rule set
+    /// filters nothing (Debian's default `/etc/nftables.conf` has an input chain and no rule).
+    pub blocks: Option<Provenance>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -748,6 +751,7 @@ impl Reader<'_> {
                 input_policy: None,
                 has_input_chain: false,
                 open_ports: Vec::new(),
+                blocks: None,
             });
             o.files.push(p.to_string());
             o.rules = o.rules.saturating_add(rs.rules);
@@ -755,6 +759,9 @@ impl Reader<'_> {
                 o.input_policy = rs.input_policy;
             }
             o.has_input_chain |= rs.has_input_chain;
+            if o.blocks.is_none() {
+                o.blocks = rs.blocks;
+            }
             for port in rs.open_ports {
                 push_bounded(&mut o.open_ports, port);
             }
@@ -773,6 +780,7 @@ impl Reader<'_> {
                 input_policy: None,
                 has_input_chain: false,
                 open_ports: Vec::new(),
+                blocks: None,
             });
             self.nft_file(p, &d, 0, rs);
         }
@@ -821,6 +829,13 @@ impl Reader<'_> {
                 {
                     rs.input_policy = Some((p.trim().to_string(), at.clone()));
                 }
+            }
+            if rs.blocks.is_none()
+                && line
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .any(|w| w == "drop" || w == "reject")
+            {
+                rs.blocks = Some(at.clone());
             }
             if line.contains("dport") && line.contains("accept") {
                 rs.rules = rs.rules.saturating_add(1);
@@ -954,6 +969,7 @@ fn parse_iptables_save(path: &str, data: &[u8]) -> RuleSet {
         input_policy: None,
         has_input_chain: false,
         open_ports: Vec::new(),
+        blocks: None,
     };
     for (n, line) in lines(data) {
         let t = line.trim();
@@ -961,6 +977,9 @@ fn parse_iptables_save(path: &str, data: &[u8]) -> RuleSet {
         if let Some(rest) = t.strip_prefix(":INPUT ") {
             rs.has_input_chain = true;
             if let Some(p) = rest.split_whitespace().next() {
+                if matches!(p, "DROP" | "REJECT") && rs.blocks.is_none() {
+                    rs.blocks = Some(at.clone());
+                }
                 rs.input_policy = Some((p.to_string(), at));
             }
             continue;
@@ -974,6 +993,9 @@ fn parse_iptables_save(path: &str, data: &[u8]) -> RuleSet {
             .windows(2)
             .find(|w| w[0] == "-j" || w[0] == "--jump")
             .map(|w| w[1]);
+        if matches!(target, Some("DROP" | "REJECT")) && rs.blocks.is_none() {
+            rs.blocks = Some(at.clone());
+        }
         if target != Some("ACCEPT") {
             continue;
         }

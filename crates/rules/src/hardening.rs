@@ -151,24 +151,47 @@ fn firewall(i: &Inputs) -> Outcome {
             ports(&u.ports),
         ));
     }
+    // A rule set loaded at boot that drops nothing filters nothing (Debian's default
+    // nftables.conf: an input chain with no rule and no policy).
+    let mut permissive = Vec::new();
     for (name, rs) in [("nftables", &f.nftables), ("iptables", &f.iptables)] {
         if let Some(rs) = rs
             && let Some(u) = starts(g, &rs.units)
             && rs.rules > 0
         {
-            on.push((
-                name,
-                format!("{u} enabled, {} rules", rs.rules),
-                ports(&rs.open_ports),
-            ));
+            match &rs.blocks {
+                Some(at) => on.push((
+                    name,
+                    format!("{u} enabled, drops or rejects from {at}"),
+                    ports(&rs.open_ports),
+                )),
+                None => permissive.push((name, u, rs.files.first().cloned().unwrap_or_default())),
+            }
         }
     }
     if on.is_empty() {
+        let remedy = if permissive.is_empty() {
+            "Enable the distribution's firewall and open only the ports the listing documents: systemctl enable firewalld && firewall-offline-cmd --add-service=ssh (Oracle Linux, RHEL), ufw allow OpenSSH && sed -i 's/^ENABLED=no/ENABLED=yes/' /etc/ufw/ufw.conf (Ubuntu), or an nftables ruleset with systemctl enable nftables (Debian)"
+        } else {
+            "Make the input chain drop what it does not accept: in /etc/nftables.conf give it `policy drop;` and accept rules for `ct state established,related`, `iif lo` and the ports the listing documents (tcp dport 22); or -P INPUT DROP with ACCEPT rules for iptables"
+        };
         let mut hit = Hit::new(
-            "No firewall is enabled",
-            "Enable the distribution's firewall and open only the ports the listing documents: systemctl enable firewalld && firewall-offline-cmd --add-service=ssh (Oracle Linux, RHEL), ufw allow OpenSSH && sed -i 's/^ENABLED=no/ENABLED=yes/' /etc/ufw/ufw.conf (Ubuntu), or an nftables ruleset with systemctl enable nftables (Debian)",
+            if permissive.is_empty() {
+                "No firewall is enabled"
+            } else {
+                "The firewall that starts at boot accepts everything: no rule drops or rejects"
+            },
+            remedy,
         );
         let mut any = false;
+        for (name, unit, file) in &permissive {
+            hit = hit.at(
+                file.clone(),
+                None,
+                format!("{name}: {unit} enabled, but its rules drop or reject nothing (no drop/reject rule, no drop policy)"),
+            );
+            any = true;
+        }
         if let Some(fw) = &f.firewalld {
             hit = hit.at(
                 fw.config.clone().unwrap_or_else(|| "firewalld".into()),
