@@ -241,13 +241,7 @@ fn read_kernel(
     path: &str,
     kernels: &KernelsFact,
 ) -> Result<KernelImage, String> {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let named = kernels
-        .kernels
-        .iter()
-        .filter(|k| k.modules_dir.is_some() && name.ends_with(&format!("-{}", k.version)))
-        .max_by_key(|k| k.version.len());
-    if let Some(k) = named
+    if let Some(k) = named_kernel(kernels, path).filter(|k| k.modules_dir.is_some())
         && let Ok(Some(head)) = files.head(path, kernel_image::HEAD_LEN)
         && let Some(header) = kernel_image::read_plain_header(&head)
     {
@@ -277,15 +271,19 @@ fn installed_kernel(chain: &BootChain, kernels: &KernelsFact) -> Option<Kernel> 
         .kernels
         .iter()
         .find(|k| k.image.as_deref() == Some(path))
-        .or_else(|| {
-            let name = path.rsplit('/').next().unwrap_or(path);
-            kernels
-                .kernels
-                .iter()
-                .filter(|k| name.ends_with(&format!("-{}", k.version)))
-                .max_by_key(|k| k.version.len())
-        })
+        .or_else(|| named_kernel(kernels, path))
         .cloned()
+}
+
+/// The installed kernel whose version the file name ends with (`vmlinuz-<v>`), the longest
+/// such version when several do (`6.1.0-18-amd64` over `18-amd64`).
+fn named_kernel<'k>(kernels: &'k KernelsFact, path: &str) -> Option<&'k Kernel> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    kernels
+        .kernels
+        .iter()
+        .filter(|k| name.ends_with(&format!("-{}", k.version)))
+        .max_by_key(|k| k.version.len())
 }
 
 /// List one initramfs, streamed from the guest.

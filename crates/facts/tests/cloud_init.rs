@@ -344,50 +344,14 @@ fn merge_corner_cases() {
     );
 }
 
-/// Debian's cloud-init package, extracted once under the fixtures directory (`apt-get
-/// download` + `dpkg-deb -x`, as the kernel tests fetch kernels): its python package
+/// Debian's cloud-init package, unpacked once by the fixture crate: its python package
 /// directory. The version is whatever the mirror has; the merge rules compared here have not
 /// changed across cloud-init releases.
 fn debian_cloud_init() -> String {
-    static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = preflight_fixtures::fixtures_dir().join("cloud-init-deb");
-        let python = dir.join("root/usr/lib/python3/dist-packages");
-        if python.join("cloudinit/util.py").is_file() {
-            return python.to_string_lossy().into_owned();
-        }
-        let tmp = preflight_fixtures::fixtures_dir()
-            .join(format!("cloud-init-deb.{}.tmp", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).unwrap();
-        let run = |cmd: &mut Command| {
-            let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-            assert!(
-                out.status.success(),
-                "{} failed: {}",
-                preflight_fixtures::display(cmd),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        run(Command::new("apt-get")
-            .current_dir(&tmp)
-            .args(["download", "cloud-init"]));
-        let deb = std::fs::read_dir(&tmp)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.extension().is_some_and(|e| e == "deb"))
-            .expect("apt-get download wrote no .deb");
-        run(Command::new("dpkg-deb")
-            .arg("-x")
-            .arg(&deb)
-            .arg(tmp.join("root")));
-        // Publish by rename; a parallel run may have won the race.
-        if std::fs::rename(&tmp, &dir).is_err() {
-            let _ = std::fs::remove_dir_all(&tmp);
-        }
-        python.to_string_lossy().into_owned()
-    })
-    .clone()
+    preflight_fixtures::debian_package("cloud-init")
+        .join("usr/lib/python3/dist-packages")
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// cloud-init's own merge of a fixture's /etc/cloud, as JSON; `None` when cloud-init's python

@@ -68,23 +68,15 @@ impl GuestFacts {
             // No unit file at all (a SysV or non-systemd guest): nothing to hold against it.
             return Ok(());
         }
+        // enabled_at_boot follows cloud-init's generator too (the systemd facts model it).
         if CLOUD_INIT_UNITS
             .iter()
             .any(|u| self.systemd.enabled_at_boot(u))
-            || self.cloud_init_generator()
         {
             Ok(())
         } else {
             Err("none of its units is enabled".into())
         }
-    }
-
-    /// cloud-init's systemd generator enables cloud-init.target at boot by itself.
-    fn cloud_init_generator(&self) -> bool {
-        self.cloud_init
-            .units
-            .iter()
-            .any(|u| u.name == "cloud-init-generator")
     }
 
     /// cloud-init's version: the package database's, else the python package's.

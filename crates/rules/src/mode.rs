@@ -189,7 +189,7 @@ pub(crate) fn decide(i: &Inputs) -> Decision {
     let g = match &i.guest {
         Ok(g) => g,
         Err(why) => {
-            d.firmware = firmware(i, None, &mut d.reasons);
+            d.firmware = firmware(i, None, &firmware_paths(i, None), &mut d.reasons);
             let why = format!("the guest could not be inspected ({why})");
             d.reasons.push(format!("launch mode undecided: {why}"));
             for v in [&mut d.pv, &mut d.emulated, &mut d.native] {
@@ -199,8 +199,9 @@ pub(crate) fn decide(i: &Inputs) -> Decision {
         }
     };
     d.arch = architecture(g, &mut d.reasons);
-    d.firmware = firmware(i, d.arch.as_ref(), &mut d.reasons);
-    d.chain = firmware_paths(i, d.arch.as_ref()).steps;
+    let paths = firmware_paths(i, d.arch.as_ref());
+    d.firmware = firmware(i, d.arch.as_ref(), &paths, &mut d.reasons);
+    d.chain = paths.steps;
     chain_steps(g, &mut d.chain);
 
     let chain = &g.chain;
@@ -598,13 +599,13 @@ pub(crate) fn firmware_paths(i: &Inputs, arch: Option<&Arch>) -> FirmwarePaths {
 
 /// The firmware list, the one to set first: those whose path to the boot loader works;
 /// when none does, the ones the disk was meant for (IMP-BOOT says why they fail).
-pub(crate) fn firmware(
+fn firmware(
     i: &Inputs,
     arch: Option<&Arch>,
+    paths: &FirmwarePaths,
     reasons: &mut Vec<String>,
 ) -> Vec<Firmware> {
     let d = &i.disk;
-    let paths = firmware_paths(i, arch);
     if matches!(arch, Some(Arch::Aarch64)) {
         if !paths.uefi.is_empty() && d.scheme == "gpt" {
             reasons.push("UEFI_64: aarch64 guests boot with UEFI from a GPT disk's EFI system partition (Ampere shapes)".into());
