@@ -81,6 +81,10 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
         "real shim, fallback (fbx64.efi) and MokManager binaries for the ESP reader",
     ),
     (
+        "systemd",
+        "systemctl --root: unit states cross-checked (present on Debian; listed for minimal machines)",
+    ),
+    (
         "syslinux-common",
         "SYSLINUX's real MBR boot code (mbr.bin, gptmbr.bin, altmbr.bin) for the boot-code reader",
     ),
